@@ -1,0 +1,1 @@
+"""jbdiff server: OSC/MIDI daemon, job queue and journal, hot folder."""

@@ -1,0 +1,1 @@
+"""jbdiff training: Lightning modules, data and the train commands."""
