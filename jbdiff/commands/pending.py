@@ -1,0 +1,27 @@
+"""Subcommands whose implementation has not landed yet: they say what they will do and fail."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+PLANS = {
+    "sample": "generate stereo audio through levels 2-1-0 and Dance Diffusion (issue: pipeline)",
+    "serve": "run the OSC/MIDI server with a crash-safe job queue (issue: server)",
+    "train": "train a level U-Net on a folder of audio (issue: training)",
+    "train-vqvae": "train a VQ-VAE of your own shape on your music (issue: training)",
+    "download": "download and verify published checkpoints into the cache (issue: checkpoint store)",
+    "data": "build the demo training set from Debian's free game music (issue: demo model)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Accept anything, so that trying the command shows the plan instead of a usage error."""
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit non-zero: nothing was done, and scripts must not think otherwise."""
+    plan = PLANS.get(args._command, "this command")
+    print(f"jbdiff {args._command}: not implemented yet; it will {plan}.", file=sys.stderr)
+    return 3
