@@ -1,0 +1,51 @@
+"""Models by name: ``tiny`` (random weights), ``jbdiff-v1`` (published weights) or a config path.
+
+One function, :func:`load_pipeline`, so the CLI, the server and the Max device's first run all
+resolve ``--model`` the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from jbdiff.config import load_config, load_sampling_config
+from jbdiff.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MODELS: dict[str, str] = {
+    "tiny": "tiny random-weight models (configs/tiny.yaml): tests and trying the plumbing; makes noise",
+    "jbdiff-v1": "the published Jukebox Diffusion v1 weights (jbdiff download jbdiff-v1)",
+}
+
+
+def describe_models() -> str:
+    """One line per known model name, for help texts and errors."""
+    return "; ".join(f"{k}: {v}" for k, v in MODELS.items())
+
+
+def load_pipeline(model: str, device: str = "auto", sampling_config: str | None = None):
+    """Build the Pipeline for a model name or a YAML path holding ``model`` and ``sampling``."""
+    from jbdiff.device import pick_device
+    from jbdiff.pipeline import Pipeline
+
+    dev = pick_device(device)
+    if model == "tiny":
+        pipe = Pipeline.tiny(device=dev)
+        if sampling_config:
+            pipe.models.sampling_cfg = load_sampling_config(sampling_config)
+        return pipe
+    if model == "jbdiff-v1":
+        model_cfg = load_config("jbdiff-v1").model
+        sampling = load_sampling_config(sampling_config or "jbdiff-sample-v1")
+        base = Path(sampling_config).parent if sampling_config else None
+        return Pipeline.from_config(model_cfg, sampling, dev, base_dir=str(base) if base else None, name="jbdiff-v1")
+    path = Path(model)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        cfg = load_config(path)
+        sampling = load_sampling_config(sampling_config) if sampling_config else cfg.sampling
+        if sampling is None:
+            raise ConfigError(f"{path}: has no 'sampling' section; pass --config with one")
+        return Pipeline.from_config(cfg.model, sampling, dev, base_dir=str(path.parent), name=str(path))
+    raise ConfigError(f"model: {model!r} is not a known model or a YAML file (known: {describe_models()})")

@@ -1,0 +1,201 @@
+"""Build and load the networks of one hierarchical model: VQ-VAE, level U-Nets, Dance Diffusion.
+
+Factories turn config sections into modules; ``load_models`` fills them from checkpoints;
+``LoadedModels`` is what the pipeline holds, with the latent (de)normalisation in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from jbdiff.config import DanceModelConfig, LevelModelConfig, ModelConfig, SamplingConfig, VQVAESection, load_config
+from jbdiff.errors import CheckpointError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+# Longest audio (in samples) pushed through the VQ-VAE in one piece; longer goes through its
+# seamless windowed path so memory does not grow with the request length.
+VQ_WINDOW_SAMPLES = 44100 * 20
+
+
+def build_vqvae(section: VQVAESection) -> nn.Module:
+    """The VQ-VAE named by ``model.vqvae.preset`` (with ``shape`` overrides for ``custom``)."""
+    from jbdiff.vqvae.model import VQVAE
+    from jbdiff.vqvae.shapes import PRESETS
+
+    if section.preset == "custom":
+        base = PRESETS["jukebox"]
+        try:
+            shape = dataclasses.replace(base, **section.shape)
+        except TypeError as exc:
+            raise ConfigError(f"model.vqvae.shape: {exc}") from None
+    else:
+        if section.shape:
+            raise ConfigError("model.vqvae.shape: only allowed with preset: custom")
+        shape = PRESETS[section.preset]
+    shape.validate()
+    return VQVAE(shape)
+
+
+def build_unet(cfg: LevelModelConfig, embedding_max_length: int) -> nn.Module:
+    """One level's U-Net from the seed's YAML fields."""
+    from jbdiff.unet import LevelUNet, UNetShape
+
+    fields = {f.name for f in dataclasses.fields(UNetShape)}
+    kwargs = {k: v for k, v in dataclasses.asdict(cfg).items() if k in fields}
+    kwargs["embedding_max_length"] = embedding_max_length
+    shape = UNetShape(**kwargs)
+    shape.validate()
+    return LevelUNet.from_shape(shape)
+
+
+def build_dance(cfg: DanceModelConfig) -> nn.Module:
+    """The Dance Diffusion stereo U-Net."""
+    from jbdiff.dance.model import DanceShape, DanceUNet
+
+    shape = DanceShape(**dataclasses.asdict(cfg))
+    shape.validate()
+    return DanceUNet(shape)
+
+
+@dataclass
+class LoadedModels:
+    """The networks of one model plus the configs they were built from."""
+
+    vqvae: nn.Module
+    unets: dict[int, nn.Module]
+    dance: nn.Module | None
+    model_cfg: ModelConfig
+    sampling_cfg: SamplingConfig
+    name: str = "custom"
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def to(self, device: torch.device) -> LoadedModels:
+        """Move every network to ``device`` in inference mode."""
+        for module in self.modules():
+            module.to(device).eval().requires_grad_(False)
+        return self
+
+    def modules(self) -> list[nn.Module]:
+        return [self.vqvae, *self.unets.values(), *([self.dance] if self.dance is not None else [])]
+
+    @property
+    def hops(self) -> dict[int, int]:
+        return {lvl: int(h) for lvl, h in enumerate(self.vqvae.hop_lengths)}
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.vqvae.shape.emb_width)
+
+    def encode(self, level: int, audio: torch.Tensor) -> torch.Tensor:
+        """Mono audio [B, T] -> codebook-normalised quantised latents [B, C, T/hop]."""
+        x = audio.float()
+        if x.shape[-1] > VQ_WINDOW_SAMPLES:
+            latents = self.vqvae.encode_windowed(level, x)
+            _, quantised = self.vqvae.quantise(level, latents)
+            return self.vqvae.normalise(level, quantised)
+        _, normed = self.vqvae.encode_normalised(level, x)
+        return normed
+
+    def decode(self, level: int, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents [B, C, T] (or [C, T]) -> mono audio [B, T*hop] (or [T*hop])."""
+        squeeze = latents.dim() == 2
+        x = latents[None] if squeeze else latents
+        x = x.float()
+        if x.shape[-1] * self.hops[level] > VQ_WINDOW_SAMPLES:
+            _, quantised = self.vqvae.quantise(level, self.vqvae.denormalise(level, x))
+            audio = self.vqvae.decode_windowed(level, quantised)
+        else:
+            audio = self.vqvae.decode_normalised(level, x, quantise=True)
+        audio = audio[:, 0]
+        return audio[0] if squeeze else audio
+
+
+def tiny_models(seed: int = 0) -> LoadedModels:
+    """configs/tiny.yaml with seeded random weights (the same weights on every machine)."""
+    cfg = load_config("tiny")
+    if cfg.sampling is None:
+        raise ConfigError("configs/tiny.yaml: has no sampling section")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        vqvae = build_vqvae(cfg.model.vqvae)
+        init_codebooks(vqvae, torch.Generator().manual_seed(seed))
+        unets = {lvl: build_unet(c, cfg.model.embedding_max_length(lvl)) for lvl, c in cfg.model.diffusion.items()}
+        dance = build_dance(cfg.model.dd)
+    return LoadedModels(vqvae, unets, dance, cfg.model, cfg.sampling, name="tiny", hashes={"tiny": f"seed={seed}"})
+
+
+def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
+    """Random-weight VQ-VAEs need a non-degenerate codebook (Jukebox fills it from data)."""
+    for block in vqvae.bottleneck.level_blocks:
+        k = block.k
+        k.copy_(torch.randn(k.shape, generator=generator) * 0.5)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Checkpoint identity for generation.json."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_dir: str | None = None,
+                name: str = "custom") -> LoadedModels:
+    """Build every configured network and fill it from the checkpoints the sampling config names."""
+    from jbdiff.dance.checkpoint import load_dance_weights
+    from jbdiff.level_checkpoint import load_level_unet, split_level_checkpoint
+    from jbdiff.store.resolve import resolve_checkpoint
+    from jbdiff.vqvae.checkpoint import load_vqvae_weights
+
+    vqvae = build_vqvae(model_cfg.vqvae)
+    unets: dict[int, nn.Module] = {}
+    hashes: dict[str, str] = {}
+    vq_state = None
+    for level in sorted(model_cfg.diffusion, reverse=True):
+        if level not in sampling_cfg.diffusion or not sampling_cfg.level(level).ckpt_loc:
+            logger.info("level %d: no checkpoint configured; the level is not available", level)
+            continue
+        path = resolve_checkpoint(sampling_cfg.level(level).ckpt_loc, base_dir=base_dir)
+        state = _torch_load(path)
+        unet_state, level_vq_state = split_level_checkpoint(state)
+        unet = build_unet(model_cfg.diffusion[level], model_cfg.embedding_max_length(level))
+        load_level_unet(unet, unet_state)
+        unets[level] = unet
+        hashes[f"level{level}"] = str(path)
+        if vq_state is None and level_vq_state:
+            vq_state = level_vq_state
+    if sampling_cfg.vqvae_ckpt_loc:
+        path = resolve_checkpoint(sampling_cfg.vqvae_ckpt_loc, base_dir=base_dir)
+        load_vqvae_weights(vqvae, path)
+        hashes["vqvae"] = str(path)
+    elif vq_state is not None:
+        load_vqvae_weights(vqvae, vq_state)
+    else:
+        raise CheckpointError("no VQ-VAE weights: no level checkpoint holds vqvae.* and sampling.vqvae_ckpt_loc is unset")
+    dance = None
+    dd = sampling_cfg.diffusion.get("dd")
+    if dd is not None and dd.ckpt_loc:
+        path = resolve_checkpoint(dd.ckpt_loc, base_dir=base_dir)
+        dance = build_dance(model_cfg.dd)
+        load_dance_weights(dance, path)
+        hashes["dd"] = str(path)
+    if not unets:
+        raise CheckpointError("no level checkpoint configured (sampling.diffusion.<level>.ckpt_loc)")
+    return LoadedModels(vqvae, unets, dance, model_cfg, sampling_cfg, name=name, hashes=hashes)
+
+
+def _torch_load(path: Path) -> dict:
+    """Load a checkpoint on the CPU; the published files are Lightning pickles."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc

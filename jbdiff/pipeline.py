@@ -1,0 +1,395 @@
+"""The hierarchical generation pipeline: one object that the CLI, the server and training demos call.
+
+Order of work for one request (see docs/pipeline.md for the reasoning):
+
+1. The first (highest) level tiles the padded timeline with windows of ``token_multiplier *
+   base_tokens`` frames and denoises them from seeded noise (or from the init audio); all its
+   windows run as one batch unless ``update_lowest_context`` makes each window depend on the
+   previous one.
+2. Each following level re-encodes the level above's decoded audio and refines it (the fork's
+   "noise pass": that encoding is both the start point and the noise), all sub-windows batched.
+   Its context for a window is the audio just before the window: the context clip followed by the
+   level above's rendering of the music generated so far.
+3. Dance Diffusion turns the finest level's mono audio into stereo in long overlapping windows,
+   batched, joined by crossfades.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from jbdiff import __version__
+from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
+from jbdiff.config import ModelConfig, SamplingConfig, to_dict
+from jbdiff.errors import CancelledError, ConfigError
+from jbdiff.models import LoadedModels
+from jbdiff.noise import make_generator, window_noise
+from jbdiff.request import GenerationRequest
+from jbdiff.windows import GenerationPlan, LevelPlan, plan_dance_windows, plan_generation
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, "int | None", int, int], None]
+
+
+@dataclass
+class PipelineOptions:
+    """Execution choices that change speed, never the algorithm."""
+
+    fast: bool = False            # bf16 autocast for the U-Nets (the fast path; default on CUDA)
+    level_batch: int = 128        # windows per level U-Net call (each doubled for guidance)
+    dd_batch: int = 8             # stereo-stage windows per call
+    dd_window: int = 65536        # longest stereo-stage window in samples (its training length)
+
+    @classmethod
+    def for_device(cls, device: torch.device) -> PipelineOptions:
+        """The fast path on CUDA, the plain fp32 path elsewhere."""
+        if device.type == "cuda":
+            return cls(fast=True)
+        return cls(fast=False, level_batch=32, dd_batch=4)
+
+
+@dataclass
+class GenerationResult:
+    """Stereo audio plus everything needed to reproduce or inspect it."""
+
+    audio: np.ndarray                       # float32 [2, samples]
+    sample_rate: int
+    level_audio: dict[int, np.ndarray]      # each level's decoded mono audio [1, samples]
+    request: GenerationRequest              # with seeds filled in
+    timings: dict[str, float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Models loaded once; ``generate`` runs one request at a time (not thread-safe)."""
+
+    def __init__(self, models: LoadedModels, device: torch.device | str = "cpu",
+                 options: PipelineOptions | None = None) -> None:
+        self.device = torch.device(device)
+        self.models = models.to(self.device)
+        self.options = options or PipelineOptions.for_device(self.device)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_config(cls, model_cfg: ModelConfig, sampling_cfg: SamplingConfig, device: str | torch.device = "auto",
+                    *, options: PipelineOptions | None = None, base_dir: str | None = None,
+                    name: str = "custom") -> Pipeline:
+        """Load the checkpoints named by the sampling config (``ckpt_loc`` per level and dd)."""
+        from jbdiff.device import pick_device
+        from jbdiff.models import load_models
+
+        dev = pick_device(str(device)) if not isinstance(device, torch.device) else device
+        models = load_models(model_cfg, sampling_cfg, base_dir=base_dir, name=name)
+        return cls(models, dev, options)
+
+    @classmethod
+    def tiny(cls, device: str | torch.device = "cpu", seed: int = 0, options: PipelineOptions | None = None) -> Pipeline:
+        """Tiny random-weight models (configs/tiny.yaml): every code path, no checkpoints needed."""
+        from jbdiff.models import tiny_models
+
+        return cls(tiny_models(seed), torch.device(device), options)
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, request: GenerationRequest, *, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None) -> GenerationResult:
+        """Run one request end to end; raises CancelledError if ``cancel`` is set meanwhile."""
+        with self._lock, torch.inference_mode():
+            return _Run(self, request, progress, cancel).run()
+
+
+class _Run:
+    """State of one generation (kept off the Pipeline so a pipeline can be reused)."""
+
+    def __init__(self, pipe: Pipeline, request: GenerationRequest, progress: ProgressFn | None,
+                 cancel: threading.Event | None) -> None:
+        self.pipe = pipe
+        self.models = pipe.models
+        self.device = pipe.device
+        self.opts = pipe.options
+        self.req = request.validate().with_seeds()
+        self.progress = progress or (lambda *a: None)
+        self.cancel = cancel
+        self.timings: dict[str, float] = {}
+        self.model_cfg = self.models.model_cfg
+        self.sampling_cfg = self.models.sampling_cfg
+
+    # -- helpers
+
+    def check_cancel(self) -> None:
+        """Cooperative cancellation point, called between and inside diffusion steps."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise CancelledError("generation cancelled")
+
+    def should_cancel(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    @contextlib.contextmanager
+    def timed(self, key: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - start
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.opts.fast and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def num_steps(self, level: int | str) -> int:
+        if level in self.req.num_steps:
+            return self.req.num_steps[level]
+        cfg = self.sampling_cfg.dd if level == "dd" else self.sampling_cfg.level(level)
+        steps = cfg.num_steps
+        if self.req.quality == "draft":
+            steps = max(1, math.ceil(steps / 4))
+        return steps
+
+    def embedding_strength(self, level: int) -> float:
+        if level in self.req.embedding_strength:
+            return self.req.embedding_strength[level]
+        return self.sampling_cfg.level(level).embedding_strength
+
+    # -- the run
+
+    def run(self) -> GenerationResult:
+        req = self.req
+        t_start = time.perf_counter()
+        self.check_models()
+        init = context = None
+        with self.timed("load"):
+            if req.init_audio is not None:
+                init = torch.from_numpy(load_audio(req.init_audio, channels=1, min_samples=1)[0])
+            if req.context_audio is not None:
+                context = torch.from_numpy(load_audio(req.context_audio, channels=1, min_samples=1)[0])
+        total = init.numel() if init is not None else round(req.seconds_length * SAMPLE_RATE)
+        vq = self.model_cfg.vqvae
+        plan = plan_generation(req.levels, total, vq.base_tokens, req.token_multiplier, vq.context_mult,
+                               hops=self.models.hops)
+        self.plan = plan
+        self.context_clip = context
+        level_audio: dict[int, np.ndarray] = {}
+        timeline: torch.Tensor | None = None
+        for i, lp in enumerate(plan.levels):
+            self.check_cancel()
+            with self.timed(f"level{lp.level}"):
+                if i == 0:
+                    timeline = self.first_level(lp, plan, init)
+                else:
+                    timeline = self.refine_level(lp, timeline)
+            level_audio[lp.level] = timeline[:total].float().cpu().numpy()[None]
+        finest = timeline[:total]
+        if req.use_dd:
+            with self.timed("dd"):
+                stereo = self.dance(finest)
+        else:
+            stereo = finest.unsqueeze(0).expand(2, -1)
+        audio = stereo.float().cpu().numpy().astype(np.float32)
+        if not np.isfinite(audio).all():
+            raise ConfigError("generation produced NaN/inf samples (check the model weights)")
+        self.timings["total"] = time.perf_counter() - t_start
+        self.progress("done", None, 1, 1)
+        return GenerationResult(audio=np.ascontiguousarray(audio), sample_rate=SAMPLE_RATE,
+                                level_audio=level_audio, request=req, timings=dict(self.timings),
+                                metadata=self.metadata(plan))
+
+    def check_models(self) -> None:
+        for lvl in self.req.levels:
+            if lvl not in self.models.unets:
+                have = ", ".join(str(k) for k in sorted(self.models.unets, reverse=True)) or "none"
+                raise ConfigError(f"levels: level {lvl} has no model loaded (loaded: {have})")
+            self.sampling_cfg.level(lvl)
+        if self.req.use_dd and self.models.dance is None:
+            raise ConfigError("use_dd: no Dance Diffusion model is loaded (set use_dd false)")
+
+    # -- latents
+
+    def encode(self, level: int, audio: torch.Tensor) -> torch.Tensor:
+        """Mono audio [B, T] -> normalised quantised latents [B, C, T/hop]."""
+        return self.models.encode(level, audio.to(self.device))
+
+    def decode(self, level: int, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents [B, C, T] -> mono audio [B, T*hop] (quantised first, as the seed does)."""
+        return self.models.decode(level, latents)
+
+    def context_stream(self, lp: LevelPlan, rendered: torch.Tensor | None) -> torch.Tensor:
+        """Context clip (its last context window, zero-padded in front) followed by ``rendered``."""
+        need = lp.context_samples
+        clip = self.context_clip
+        if clip is None:
+            prefix = torch.zeros(need)
+        else:
+            prefix = pad_front(clip[-need:], need)
+        prefix = prefix.to(self.device)
+        if rendered is None:
+            return prefix
+        return torch.cat([prefix, rendered.to(prefix.dtype)])
+
+    def contexts_for(self, lp: LevelPlan, rendered: torch.Tensor | None, starts: list[int]) -> torch.Tensor:
+        """Context latents [n, context_tokens, C] for windows starting at ``starts`` (samples)."""
+        stream = self.context_stream(lp, rendered)
+        lat = self.encode(lp.level, stream[None])[0]  # [C, tokens]
+        out = []
+        for s in starts:
+            end = (lp.context_samples + s) // lp.hop
+            out.append(lat[:, end - lp.context_tokens:end])
+        return torch.stack(out).transpose(1, 2).contiguous()
+
+    # -- levels
+
+    def first_level(self, lp: LevelPlan, plan: GenerationPlan, init: torch.Tensor | None) -> torch.Tensor:
+        """Denoise the first level from seeded noise (or the init audio) and decode it."""
+        req = self.req
+        channels = self.models.latent_channels
+        noise = window_noise(req.noise_style, lp.num_windows, (channels, lp.window_tokens),
+                             req.noise_step_size, make_generator(req.noise_seed)).to(self.device)
+        init_lat = None
+        strength = 0.0
+        if init is not None:
+            padded = pad_or_crop(init.numpy(), plan.padded_samples)
+            init_lat = self.to_windows(self.encode(lp.level, torch.from_numpy(padded)[None])[0], lp)
+            strength = req.init_strength
+        steps = self.num_steps(lp.level)
+        starts = [k * lp.window_samples for k in range(lp.num_windows)]
+        if not req.update_lowest_context:
+            ctx = self.contexts_for(lp, None, [0]).expand(lp.num_windows, -1, -1)
+            lat = self.sample_level(lp.level, noise, init_lat, strength, ctx, steps, sequential_total=1, index=0)
+            return self.decode(lp.level, self.from_windows(lat))
+        # Sliding context: each window is conditioned on the music generated before it.
+        rendered: torch.Tensor | None = None
+        for k, start in enumerate(starts):
+            ctx = self.contexts_for(lp, rendered, [start])
+            lat = self.sample_level(lp.level, noise[k:k + 1], None if init_lat is None else init_lat[k:k + 1],
+                                    strength, ctx, steps, sequential_total=lp.num_windows, index=k)
+            audio = self.decode(lp.level, lat[0])
+            rendered = audio if rendered is None else torch.cat([rendered, audio])
+        return rendered
+
+    def refine_level(self, lp: LevelPlan, above: torch.Tensor) -> torch.Tensor:
+        """Refine the level above's audio at this level; its encoding is start point and noise."""
+        lat = self.to_windows(self.encode(lp.level, above[None])[0], lp)
+        starts = [k * lp.window_samples for k in range(lp.num_windows)]
+        ctx = self.contexts_for(lp, above, starts)
+        strength = self.sampling_cfg.level(lp.level).init_strength
+        out = self.sample_level(lp.level, lat, lat, strength, ctx, self.num_steps(lp.level),
+                                sequential_total=1, index=0)
+        return self.decode(lp.level, self.from_windows(out))
+
+    def to_windows(self, lat: torch.Tensor, lp: LevelPlan) -> torch.Tensor:
+        """[C, n*tokens] -> [n, C, tokens]."""
+        c = lat.shape[0]
+        return lat[:, : lp.num_windows * lp.window_tokens].reshape(c, lp.num_windows, lp.window_tokens).transpose(0, 1)
+
+    @staticmethod
+    def from_windows(lat: torch.Tensor) -> torch.Tensor:
+        """[n, C, tokens] -> [C, n*tokens]."""
+        n, c, t = lat.shape
+        return lat.transpose(0, 1).reshape(c, n * t)
+
+    def sample_level(self, level: int, noise: torch.Tensor, init: torch.Tensor | None, strength: float,
+                     ctx: torch.Tensor, steps: int, *, sequential_total: int, index: int) -> torch.Tensor:
+        """Run the level's sampler over a batch of windows (chunked by ``level_batch``)."""
+        from jbdiff.samplers import get_sigmas_linear, sample_v
+
+        unet = self.models.unets[level]
+        scale = self.embedding_strength(level)
+        sigmas = get_sigmas_linear(steps, device=self.device)
+        batch = max(1, self.opts.level_batch)
+        chunks = range(0, noise.shape[0], batch)
+        n_chunks = len(chunks)
+        total = steps * n_chunks * sequential_total
+        outs = []
+        for ci, c0 in enumerate(chunks):
+            emb = ctx[c0:c0 + batch]
+
+            def model_fn(x: torch.Tensor, sigma: torch.Tensor, emb: torch.Tensor = emb) -> torch.Tensor:
+                with self.autocast():
+                    v = unet(x, sigma, embedding=emb, embedding_scale=scale)
+                return v.float()
+
+            done = (index * n_chunks + ci) * steps
+
+            def callback(step: int, _total: int, _x: torch.Tensor, done: int = done) -> None:
+                self.progress("level", level, done + step + 1, total)
+
+            outs.append(sample_v(model_fn, noise[c0:c0 + batch], sigmas,
+                                 init=None if init is None else init[c0:c0 + batch], init_strength=strength,
+                                 callback=callback, should_cancel=self.should_cancel))
+        return torch.cat(outs)
+
+    # -- stereo stage
+
+    def dance(self, mono: torch.Tensor) -> torch.Tensor:
+        """Mono [T] -> stereo [2, T] through Dance Diffusion in overlapping batched windows."""
+        from jbdiff.dance.sampling import dd_refine
+
+        cfg = self.sampling_cfg.dd
+        model = self.models.dance
+        total = mono.numel()
+        win = plan_dance_windows(total, self.opts.dd_window, cfg.xfade_samples, model.length_multiple)
+        padded = torch.zeros(win.padded_samples, device=mono.device, dtype=torch.float32)
+        padded[:total] = mono.float()
+        chunks = torch.stack([padded[s:s + win.length] for s in win.starts])[:, None]  # [n, 1, L]
+        noise = window_noise(self.req.dd_noise_style, len(win.starts), (2, win.length),
+                             self.req.dd_noise_step_size, make_generator(self.req.dd_noise_seed))
+        steps = self.num_steps("dd")
+        batch = max(1, self.opts.dd_batch)
+        starts = range(0, chunks.shape[0], batch)
+        total_steps = steps * len(starts)
+        outs = []
+        for bi, b0 in enumerate(starts):
+            def callback(step: int, _total: int, _x: torch.Tensor, done: int = bi * steps) -> None:
+                self.progress("dd", None, done + step + 1, total_steps)
+
+            with self.autocast():
+                out = dd_refine(model, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
+                                init_strength=cfg.init_strength, callback=callback,
+                                should_cancel=self.should_cancel)
+            outs.append(out.float())
+        stereo = torch.cat(outs).cpu().numpy()
+        joined = join_segments(list(stereo), win.overlap, cfg.xfade_style)
+        return torch.from_numpy(np.ascontiguousarray(joined[:, :total]))
+
+    # -- record
+
+    def metadata(self, plan: GenerationPlan) -> dict[str, Any]:
+        return {
+            "jbdiff_version": __version__,
+            "torch_version": torch.__version__,
+            "device": str(self.device),
+            "fast_path": bool(self.opts.fast and self.device.type == "cuda"),
+            "model": self.models.name,
+            "checkpoints": dict(self.models.hashes),
+            "request": self.req.to_dict(),
+            "sample_rate": SAMPLE_RATE,
+            "samples": plan.total_samples,
+            "seconds": plan.total_samples / SAMPLE_RATE,
+            "num_steps": {str(lp.level): self.num_steps(lp.level) for lp in plan.levels}
+            | ({"dd": self.num_steps("dd")} if self.req.use_dd else {}),
+            "embedding_strength": {str(lp.level): self.embedding_strength(lp.level) for lp in plan.levels},
+            "windows": {str(lp.level): lp.num_windows for lp in plan.levels},
+            "model_config": to_dict(self.model_cfg),
+            "sampling_config": to_dict(self.sampling_cfg),
+            "timings": dict(self.timings),
+        }
+
+
+def pad_front(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Zero-pad at the start to ``length`` (context before a song's start is silence)."""
+    if x.numel() >= length:
+        return x[-length:]
+    return torch.cat([torch.zeros(length - x.numel(), dtype=x.dtype), x])
