@@ -8,6 +8,7 @@ import random
 import re
 import socket
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from jbdiff.errors import CheckpointError
-from jbdiff.store.download import download
+from jbdiff.store.download import LOCK_NAME, download
 from jbdiff.store.errors import (
     ChecksumMismatch,
     DiskFull,
@@ -71,6 +72,11 @@ def _make_handler(state: FileServer):
                 state.requests.append((path, rng))
             action = state.next_action(path)
             data = state.files.get(path)
+            if isinstance(action, tuple) and action[0] == "slow":
+                time.sleep(action[1])
+            if isinstance(action, tuple) and action[0] == "redirect":
+                self._send(302, {"Location": action[1], "Content-Length": "0"}, b"")
+                return
             if isinstance(action, tuple) and action[0] == "status":
                 self._send(action[1], {"Content-Length": "5"}, b"error")
                 return
@@ -140,7 +146,7 @@ def test_full_download_verifies_and_installs(server, tmp_path):
     assert path == tmp_path / FILENAME
     assert path.read_bytes() == DATA
     assert server.requests == [(f"/v1/{FILENAME}", None)]
-    assert _leftovers(tmp_path) == sorted([FILENAME, FILENAME + ".sha256"])
+    assert _leftovers(tmp_path) == sorted([FILENAME, FILENAME + ".sha256", LOCK_NAME])
     assert status(_entry([url]), tmp_path) == "verified"
 
 
@@ -156,6 +162,18 @@ def test_resume_after_connection_dropped_mid_file(server, tmp_path):
     # the dropped attempt made progress, so the first back-off step is used, not a later one
     assert sleeps == [0.5]
     assert not (tmp_path / (FILENAME + ".part")).exists()
+
+
+def test_resume_through_a_redirect_keeps_the_range_header(server, tmp_path):
+    # the Hugging Face hub answers with a redirect to its CDN; the resumed request must still ask for the tail
+    url = _serve(server)
+    cdn = _serve(server, prefix="/cdn")
+    hub = f"/v1/{FILENAME}"
+    server.plan[hub] = [("redirect", cdn), ("redirect", cdn)]
+    server.plan[f"/cdn/{FILENAME}"] = [("drop", 64_000)]
+    path = download(_entry([url]), tmp_path, progress=False, sleep=Sleeps())
+    assert server.requests[-1] == (f"/cdn/{FILENAME}", "bytes=64000-")
+    assert path.read_bytes() == DATA
 
 
 def test_server_that_ignores_range_restarts_from_zero(server, tmp_path):
@@ -369,3 +387,24 @@ def test_no_progress_output_when_disabled(server, tmp_path, capsys):
     url = _serve(server)
     download(_entry([url]), tmp_path, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_concurrent_downloads_of_one_file_fetch_it_once(server, tmp_path):
+    url = _serve(server)
+    server.plan[f"/v1/{FILENAME}"] = [("slow", 0.3)]
+    results: list = []
+
+    def worker() -> None:
+        results.append(download(_entry([url]), tmp_path, progress=False, sleep=Sleeps()))
+
+    first = threading.Thread(target=worker)
+    first.start()
+    deadline = time.monotonic() + 5
+    while not server.requests and time.monotonic() < deadline:  # first holds the lock now
+        time.sleep(0.01)
+    second = threading.Thread(target=worker)
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert len(results) == 2 and all(p.read_bytes() == DATA for p in results)
+    assert len(server.requests) == 1

@@ -11,7 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 PART_SUFFIX = ".part"
+LOCK_NAME = ".jbdiff-download.lock"
 USER_AGENT = f"jbdiff/{__version__} (+urllib)"
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -373,6 +375,36 @@ def _present(final: Path, entry: CheckpointEntry, clock: Callable[[], float]) ->
     return False
 
 
+@contextmanager
+def _folder_lock(folder: Path, filename: str) -> Iterator[None]:
+    """One download at a time per cache folder (POSIX flock), so two processes never share a .part."""
+    try:
+        import fcntl
+    except (
+        ImportError
+    ):  # Windows: no advisory lock; a clash still ends in a checksum failure, not a bad file
+        yield
+        return
+    try:
+        fh = open(folder / LOCK_NAME, "a+b")
+    except OSError as exc:  # read-only shared cache: verifying present files still works
+        log.debug("no download lock in %s: %s", folder, exc)
+        yield
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning(
+                "another jbdiff download is using %s; waiting for it before %s", folder, filename
+            )
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def download(
     entry: CheckpointEntry,
     dest_dir: str | os.PathLike[str] | None = None,
@@ -398,11 +430,25 @@ def download(
             f"cannot create checkpoint folder {dest}: {exc.strerror or exc}"
         ) from exc
     final = dest / entry.filename
-    if not force and _present(final, entry, clock):
-        return final
+    with _folder_lock(dest, entry.filename):
+        if not force and _present(final, entry, clock):
+            return final
+        sources = [mirror_source(mirror, entry.filename)] if mirror else list(entry.urls)
+        retry = _Retry(retries=retries, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
+        return _fetch_any(entry, sources, final, retry, timeout, progress, clock)
+
+
+def _fetch_any(
+    entry: CheckpointEntry,
+    sources: list[str],
+    final: Path,
+    retry: _Retry,
+    timeout: float,
+    progress: bool,
+    clock: Callable[[], float],
+) -> Path:
+    """Try each source in turn; the first that delivers a verified file wins."""
     part = final.with_name(final.name + PART_SUFFIX)
-    sources = [mirror_source(mirror, entry.filename)] if mirror else list(entry.urls)
-    retry = _Retry(retries=retries, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
     failures: list[DownloadError] = []
     bar = _Bar(entry.filename, progress)
     try:
