@@ -30,7 +30,7 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("sample", "jbdiff.commands.pending", "generate audio from the command line",
+    Command("sample", "jbdiff.commands.sample", "generate audio from the command line",
             "Generate music with Jukebox Diffusion: levels 2-1-0 and the Dance Diffusion stereo stage."),
     Command("serve", "jbdiff.commands.pending", "run the OSC/MIDI server for the DAW",
             "Long-running server: OSC and MIDI in, a crash-safe job queue, stereo WAVs out."),
@@ -38,7 +38,7 @@ COMMANDS: tuple[Command, ...] = (
             "Train a Jukebox Diffusion level U-Net (2, 1 or 0) on a folder of audio files."),
     Command("train-vqvae", "jbdiff.commands.pending", "train a VQ-VAE of your own",
             "Train a VQ-VAE (codebook EMA, dead-code restarts, spectral losses) on your own music."),
-    Command("download", "jbdiff.commands.pending", "fetch published checkpoints into the cache",
+    Command("download", "jbdiff.store.cli", "fetch published checkpoints into the cache",
             "Download and verify the published Jukebox Diffusion and Jukebox VQ-VAE checkpoints."),
     Command("data", "jbdiff.commands.pending", "build the demo training set from free music",
             "Build the demo model's training data from free music that Debian ships."),

@@ -15,7 +15,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from jbdiff.config import DanceModelConfig, LevelModelConfig, ModelConfig, SamplingConfig, VQVAESection, load_config
+from jbdiff.config import (
+    DanceModelConfig,
+    LevelModelConfig,
+    ModelConfig,
+    SamplingConfig,
+    VQVAESection,
+    load_config,
+)
 from jbdiff.errors import CheckpointError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -164,7 +171,7 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
         if level not in sampling_cfg.diffusion or not sampling_cfg.level(level).ckpt_loc:
             logger.info("level %d: no checkpoint configured; the level is not available", level)
             continue
-        path = resolve_checkpoint(sampling_cfg.level(level).ckpt_loc, base_dir=base_dir)
+        path = resolve_checkpoint(sampling_cfg.level(level).ckpt_loc, config_dir=base_dir)
         state = _torch_load(path)
         unet_state, level_vq_state = split_level_checkpoint(state)
         unet = build_unet(model_cfg.diffusion[level], model_cfg.embedding_max_length(level))
@@ -174,7 +181,7 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
         if vq_state is None and level_vq_state:
             vq_state = level_vq_state
     if sampling_cfg.vqvae_ckpt_loc:
-        path = resolve_checkpoint(sampling_cfg.vqvae_ckpt_loc, base_dir=base_dir)
+        path = resolve_checkpoint(sampling_cfg.vqvae_ckpt_loc, config_dir=base_dir)
         load_vqvae_weights(vqvae, path)
         hashes["vqvae"] = str(path)
     elif vq_state is not None:
@@ -184,7 +191,7 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
     dance = None
     dd = sampling_cfg.diffusion.get("dd")
     if dd is not None and dd.ckpt_loc:
-        path = resolve_checkpoint(dd.ckpt_loc, base_dir=base_dir)
+        path = resolve_checkpoint(dd.ckpt_loc, config_dir=base_dir)
         dance = build_dance(model_cfg.dd)
         load_dance_weights(dance, path)
         hashes["dd"] = str(path)

@@ -42,6 +42,7 @@ def test_info_runs_on_cpu() -> None:
     assert info["device"].startswith("cpu")
     assert info["torch"] and info["jbdiff"]
     assert info["model"]["vqvae"]["base_tokens"] == 768
+    assert "jbdiff-v1-level2" in info["checkpoints"] and info["checkpoint_cache"]
 
 
 def test_info_rejects_missing_cuda_cleanly() -> None:

@@ -46,7 +46,18 @@ def collect(config: str, device: str) -> dict[str, Any]:
         "model": to_dict(cfg.model),
         "sampling": to_dict(cfg.sampling) if cfg.sampling else None,
     }
+    out.update(_checkpoints())
     return out
+
+
+def _checkpoints() -> dict[str, Any]:
+    """Cache location and the status of each published checkpoint (no hashing: sidecars only)."""
+    from jbdiff.store import cache_dir, store_rows
+
+    return {
+        "checkpoint_cache": str(cache_dir()),
+        "checkpoints": {r.name: {"status": r.status, "size": r.size, "path": str(r.path)} for r in store_rows()},
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = 18
     for key in ("jbdiff", "python", "platform", "torch", "numpy", "soundfile", "libsndfile", "soxr",
-                "device", "config", "config_dir"):
+                "device", "config", "config_dir", "checkpoint_cache"):
         print(f"{key:<{width}} {info[key]}")
+    print("checkpoints:")
+    for name, row in info["checkpoints"].items():
+        print(f"  {name:<{width}} {row['status']:<9} {row['size']}")
+    print("get missing ones with: jbdiff download (see jbdiff download --list)")
     return 0

@@ -6,11 +6,9 @@ import argparse
 import sys
 
 PLANS = {
-    "sample": "generate stereo audio through levels 2-1-0 and Dance Diffusion (issue: pipeline)",
     "serve": "run the OSC/MIDI server with a crash-safe job queue (issue: server)",
     "train": "train a level U-Net on a folder of audio (issue: training)",
     "train-vqvae": "train a VQ-VAE of your own shape on your music (issue: training)",
-    "download": "download and verify published checkpoints into the cache (issue: checkpoint store)",
     "data": "build the demo training set from Debian's free game music (issue: demo model)",
 }
 
