@@ -40,7 +40,7 @@ COMMANDS: tuple[Command, ...] = (
             "Train a VQ-VAE (codebook EMA, dead-code restarts, spectral losses) on your own music."),
     Command("download", "jbdiff.store.cli", "fetch published checkpoints into the cache",
             "Download and verify the published Jukebox Diffusion and Jukebox VQ-VAE checkpoints."),
-    Command("data", "jbdiff.commands.pending", "build the demo training set from free music",
+    Command("data", "training.data.cli", "build the demo training set from free music",
             "Build the demo model's training data from free music that Debian ships."),
     Command("info", "jbdiff.commands.info", "versions, device, config and checkpoints",
             "Print versions, the compute device, the config in use and which checkpoints are present."),

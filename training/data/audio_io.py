@@ -6,14 +6,15 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
+from jbdiff.audio import SAMPLE_RATE, pad_or_crop, read_audio
+from jbdiff.audio import resample as resample_cf
+from jbdiff.audio import to_channels as to_channels_cf
+from jbdiff.errors import AudioError
 from training.data.errors import DataError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 44100
 
 # Extensions of the containers libsndfile reads; the set bounds what a folder walk picks up.
 AUDIO_EXTENSIONS = frozenset(
@@ -42,43 +43,29 @@ def is_audio_path(path: Path) -> bool:
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
-    """Read a whole file as float32 [frames, channels]; libsndfile errors become DataError."""
+    """Read a whole file as float32 [frames, channels]; unreadable files become DataError."""
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        audio, rate = read_audio(path)
+    except AudioError as exc:
         raise DataError(f"cannot decode audio file {path}: {exc}") from exc
-    return audio, int(rate)
+    return np.ascontiguousarray(audio.T), rate
 
 
 def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Resample [frames, channels] float32 with soxr HQ (deterministic); a no-op at the target rate."""
+    """Resample [frames, channels] with the library's soxr settings (deterministic)."""
     if rate == target or audio.shape[0] == 0:
         return np.ascontiguousarray(audio, dtype=np.float32)
-    out = soxr.resample(audio, rate, target, quality="HQ")
-    return np.ascontiguousarray(out, dtype=np.float32)
+    return np.ascontiguousarray(resample_cf(np.ascontiguousarray(audio.T), rate, target).T)
 
 
 def to_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """Make [frames, C] have `channels` columns: mono is duplicated, stereo averaged to mono, extra dropped."""
-    have = audio.shape[1]
-    if have == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=1, keepdims=True, dtype=np.float32)
-    if have == 1:
-        return np.repeat(audio, channels, axis=1)
-    return np.ascontiguousarray(audio[:, :channels])
+    """[frames, C] to ``channels`` columns by the library's channel rules (jbdiff.audio.to_channels)."""
+    return np.ascontiguousarray(to_channels_cf(np.ascontiguousarray(audio.T), channels).T)
 
 
 def fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
     """Crop or zero-pad [frames, C] to exactly `frames`, since decoded Vorbis can be a few hundred off."""
-    have = audio.shape[0]
-    if have == frames:
-        return audio
-    if have > frames:
-        return audio[:frames]
-    pad = np.zeros((frames - have, audio.shape[1]), dtype=audio.dtype)
-    return np.concatenate([audio, pad], axis=0)
+    return np.ascontiguousarray(pad_or_crop(np.ascontiguousarray(audio.T), frames).T)
 
 
 def float_to_int16(audio: np.ndarray) -> np.ndarray:

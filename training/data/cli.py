@@ -15,7 +15,7 @@ from training.data.recipe import DEFAULT_PACKAGES, RecipeConfig, build
 log = logging.getLogger(__name__)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `jbdiff data build` (defaults are RecipeConfig's, so there is one place for them)."""
     d = RecipeConfig()
     parser.add_argument(
@@ -129,11 +129,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``jbdiff data build ...`` (one verb today; the group leaves room for more)."""
+    sub = parser.add_subparsers(dest="data_command", metavar="VERB")
+    sub.required = True
+    add_build_arguments(sub.add_parser("build", help="build the demo training set from Debian's free game music",
+                                       description=__doc__))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m training.data build ...`) until `jbdiff data` is registered."""
+    """Stand-alone entry: ``python -m training.data build ...`` (same as ``jbdiff data build``)."""
     parser = argparse.ArgumentParser(prog="python -m training.data")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_arguments(sub.add_parser("build", help=__doc__))
+    add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return run(args)

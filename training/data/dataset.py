@@ -231,7 +231,7 @@ class AudioChunkDataset(torch.utils.data.Dataset):
         audio, rate = decode(path)
         audio = resample(audio, rate, self.sample_rate)
         if audio.shape[1] > 2:
-            audio = audio[:, :2]
+            audio = to_channels(audio, 2)
         if nominal is not None:
             audio = fit_length(audio, int(nominal))
         if self.cache_dtype == "int16":
