@@ -77,6 +77,16 @@ def test_sigma_range_and_shapes_are_checked() -> None:
         VDiffusion().loss(Recorder(), x, sigmas=torch.zeros(3))
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads; on a busy CPU they cost a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_fifty_training_steps_lower_the_loss_on_a_fixed_batch() -> None:
     x, emb = toy_batch()
     with torch.random.fork_rng():
