@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from jbdiff import __version__
+from jbdiff.accel import GraphedCall
 from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
 from jbdiff.config import ModelConfig, SamplingConfig, to_dict
 from jbdiff.errors import CancelledError, ConfigError
@@ -46,7 +47,8 @@ ProgressFn = Callable[[str, "int | None", int, int], None]
 class PipelineOptions:
     """Execution choices that change speed, never the algorithm."""
 
-    fast: bool = False            # bf16 autocast for the U-Nets (the fast path; default on CUDA)
+    bf16: bool = False            # bf16 autocast for the networks (fast path; default on CUDA)
+    cuda_graphs: bool = False     # replay captured CUDA graphs of the networks (default on CUDA)
     level_batch: int = 128        # windows per level U-Net call (each doubled for guidance)
     dd_batch: int = 8             # stereo-stage windows per call
     dd_window: int = 65536        # longest stereo-stage window in samples (its training length)
@@ -55,8 +57,13 @@ class PipelineOptions:
     def for_device(cls, device: torch.device) -> PipelineOptions:
         """The fast path on CUDA, the plain fp32 path elsewhere."""
         if device.type == "cuda":
-            return cls(fast=True)
-        return cls(fast=False, level_batch=32, dd_batch=4)
+            return cls(bf16=True, cuda_graphs=True, level_batch=32)
+        return cls(level_batch=32, dd_batch=4)
+
+    @property
+    def fast(self) -> bool:
+        """Whether any GPU-only speed-up is on (recorded in generation.json)."""
+        return self.bf16 or self.cuda_graphs
 
 
 @dataclass
@@ -80,6 +87,23 @@ class Pipeline:
         self.models = models.to(self.device)
         self.options = options or PipelineOptions.for_device(self.device)
         self._lock = threading.Lock()
+        self._graphs: dict[tuple, GraphedCall] = {}
+
+    def network_call(self, name: str, fn: Callable[..., torch.Tensor], key: Hashable) -> Callable[..., torch.Tensor]:
+        """``fn`` under the configured precision, replayed from CUDA graphs when enabled."""
+        opts = self.options
+        on_cuda = self.device.type == "cuda"
+
+        def call(*tensors: torch.Tensor) -> torch.Tensor:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=opts.bf16 and on_cuda):
+                return fn(*tensors)
+
+        if not (opts.cuda_graphs and on_cuda):
+            return call
+        graphed = self._graphs.get((name, key))
+        if graphed is None:
+            graphed = self._graphs[(name, key)] = GraphedCall(call)
+        return graphed
 
     # ------------------------------------------------------------------ constructors
 
@@ -144,11 +168,6 @@ class _Run:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - start
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.opts.fast and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def num_steps(self, level: int | str) -> int:
         if level in self.req.num_steps:
@@ -315,13 +334,13 @@ class _Run:
         chunks = range(0, noise.shape[0], batch)
         n_chunks = len(chunks)
         outs = []
+        net = self.pipe.network_call(
+            f"level{level}", lambda x, s, e: unet(x, s, embedding=e, embedding_scale=scale), key=scale)
         for ci, c0 in enumerate(chunks):
-            emb = ctx[c0:c0 + batch]
+            emb = ctx[c0:c0 + batch].contiguous()
 
             def model_fn(x: torch.Tensor, sigma: torch.Tensor, emb: torch.Tensor = emb) -> torch.Tensor:
-                with self.autocast():
-                    v = unet(x, sigma, embedding=emb, embedding_scale=scale)
-                return v.float()
+                return net(x, sigma, emb).float()
 
             def callback(step: int, total: int, _x: torch.Tensor, ci: int = ci) -> None:
                 # ``total`` is the walked part of the schedule (fewer steps when starting from an init).
@@ -351,16 +370,15 @@ class _Run:
         steps = self.num_steps("dd")
         batch = max(1, self.opts.dd_batch)
         starts = range(0, chunks.shape[0], batch)
+        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=None)
         outs = []
         for bi, b0 in enumerate(starts):
             def callback(info: dict, bi: int = bi) -> None:
                 n = int(info["n"])  # model calls after the init-strength cut of the schedule
                 self.progress("dd", None, bi * n + int(info["i"]) + 1, n * len(starts))
 
-            with self.autocast():
-                out = dd_refine(model, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
-                                init_strength=cfg.init_strength, callback=callback,
-                                should_cancel=self.should_cancel)
+            out = dd_refine(net, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
+                            init_strength=cfg.init_strength, callback=callback, should_cancel=self.should_cancel)
             outs.append(out.float())
         stereo = torch.cat(outs).cpu().numpy()
         joined = join_segments(list(stereo), win.overlap, cfg.xfade_style)
@@ -373,7 +391,8 @@ class _Run:
             "jbdiff_version": __version__,
             "torch_version": torch.__version__,
             "device": str(self.device),
-            "fast_path": bool(self.opts.fast and self.device.type == "cuda"),
+            "fast_path": {"bf16": self.opts.bf16 and self.device.type == "cuda",
+                          "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda"},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),
             "request": self.req.to_dict(),
