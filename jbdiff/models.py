@@ -130,17 +130,29 @@ def tiny_models(seed: int = 0) -> LoadedModels:
     cfg = load_config("tiny")
     if cfg.sampling is None:
         raise ConfigError("configs/tiny.yaml: has no sampling section")
+    return random_models(cfg.model, cfg.sampling, seed=seed, he_init=True, name="tiny")
+
+
+def random_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, seed: int = 0, he_init: bool = False,
+                  name: str = "random") -> LoadedModels:
+    """Every network of a config with seeded random weights (tests, benchmarks, plumbing).
+
+    ``he_init`` redraws the weights so untrained nets respond to their inputs (see ``he_normal_``);
+    benchmarks of full-size shapes keep the modules' own init, which only affects values, not speed.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        vqvae = build_vqvae(cfg.model.vqvae)
-        he_normal_(vqvae, torch.Generator().manual_seed(seed + 2))
-        init_codebooks(vqvae, torch.Generator().manual_seed(seed))
-        unets = {lvl: build_unet(c, cfg.model.embedding_max_length(lvl)) for lvl, c in cfg.model.diffusion.items()}
-        dance = build_dance(cfg.model.dd)
-        gen = torch.Generator().manual_seed(seed + 1)
-        for net in (*unets.values(), dance):
-            he_normal_(net, gen)
-    return LoadedModels(vqvae, unets, dance, cfg.model, cfg.sampling, name="tiny", hashes={"tiny": f"seed={seed}"})
+        vqvae = build_vqvae(model_cfg.vqvae)
+        if he_init:
+            he_normal_(vqvae, torch.Generator().manual_seed(seed + 2))
+        init_codebooks(vqvae, torch.Generator().manual_seed(seed), calibrate=he_init)
+        unets = {lvl: build_unet(c, model_cfg.embedding_max_length(lvl)) for lvl, c in model_cfg.diffusion.items()}
+        dance = build_dance(model_cfg.dd)
+        if he_init:
+            gen = torch.Generator().manual_seed(seed + 1)
+            for net in (*unets.values(), dance):
+                he_normal_(net, gen)
+    return LoadedModels(vqvae, unets, dance, model_cfg, sampling_cfg, name=name, hashes={name: f"seed={seed}"})
 
 
 def he_normal_(net: nn.Module, generator: torch.Generator) -> None:
@@ -157,7 +169,7 @@ def he_normal_(net: nn.Module, generator: torch.Generator) -> None:
                 p.copy_(torch.randn(p.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
 
 
-def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
+def init_codebooks(vqvae: nn.Module, generator: torch.Generator, calibrate: bool = False) -> None:
     """Fill each codebook with encoder outputs of random audio, as Jukebox seeds it from data.
 
     A codebook unrelated to the encoder's output scale maps every frame to one code, which would
@@ -173,7 +185,7 @@ def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
             pick = torch.randint(0, frames.shape[0], (k.shape[0],), generator=generator)
             k.copy_(frames[pick] + 1e-3 * torch.randn(k.shape, generator=generator))
         # He-normal decoders amplify; scale each output layer so decoded audio sits near 0.1 rms.
-        for level in range(levels):
+        for level in range(levels if calibrate else 0):
             codes = torch.randint(0, vqvae.bottleneck.level_blocks[level].k.shape[0], (1, 64), generator=generator)
             rms = float(vqvae.decode(level, vqvae.codes_to_latents(level, codes)).std())
             out = vqvae.decoders[level].out
