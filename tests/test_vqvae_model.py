@@ -75,6 +75,10 @@ def test_windowed_encode_equals_one_shot(model, level):
     torch.testing.assert_close(windowed, one_shot, rtol=1e-5, atol=1e-6)
     codes_one = model.quantise(level, one_shot)[0]
     assert (model.quantise(level, windowed)[0] == codes_one).float().mean() > 0.999
+    codes_win, normed_win = model.encode_normalised(level, audio, window_seconds=0.02)
+    assert (codes_win == codes_one).float().mean() > 0.999
+    same = (codes_win == codes_one).unsqueeze(1).expand_as(normed_win)
+    torch.testing.assert_close(normed_win[same], model.encode_normalised(level, audio)[1][same])
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])
@@ -86,6 +90,9 @@ def test_windowed_decode_equals_one_shot(model, level):
     windowed = model.decode_windowed(level, quantised, window_seconds=0.02)
     assert windowed.shape == one_shot.shape
     torch.testing.assert_close(windowed, one_shot, rtol=1e-5, atol=1e-6)
+    normed = model.normalise(level, quantised)
+    torch.testing.assert_close(model.decode_normalised(level, normed, window_seconds=0.02),
+                               model.decode_normalised(level, normed), rtol=1e-5, atol=1e-6)
     # One window covering everything is the one-shot pass itself.
     torch.testing.assert_close(model.decode_windowed(level, quantised, window_seconds=60), one_shot)
 
@@ -164,6 +171,8 @@ def test_bad_inputs_raise_named_errors(model):
         model.encode(torch.zeros(1, 1000, dtype=torch.int16))
     with pytest.raises(ConfigError, match="level"):
         model.encode(torch.zeros(1, 1000), levels=[3])
+    with pytest.raises(ConfigError, match="empty"):
+        model.encode(torch.zeros(1, 1000), levels=[])
     with pytest.raises(ConfigError, match="latents"):
         model.decode(0, torch.zeros(1, 7, 10))
     with pytest.raises(ConfigError, match=r"\[0, 63\]"):

@@ -124,17 +124,20 @@ class VQVAE(nn.Module):
     def encode(self, audio: torch.Tensor, levels: Iterable[int] | None = None) -> list[torch.Tensor]:
         """Continuous (pre-quantisation) latents [B, emb, T // hop] for each requested level."""
         levels = list(range(self.levels)) if levels is None else [self._check_level(lv) for lv in levels]
+        if not levels:
+            raise ConfigError("encode: levels is empty; pass None for all levels")
         x = self.to_mono(audio)
         self._check_length(x, levels)
         return [self.encoders[lv](x) for lv in levels]
 
     def quantise(self, level: int, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Nearest-codebook codes [B, T'] and their vectors [B, emb, T'].
+        """Nearest-codebook codes [B, T'] and their vectors [B, emb, T'] (on the model's device).
 
         With gradients on, the vectors carry a straight-through gradient to `latents`.
         """
         block = self._block(level)
-        codes = block.encode(self._check_latents(level, latents))
+        latents = self._check_latents(level, latents).to(block.k.device)
+        codes = block.encode(latents)
         quantised = block.decode(codes)
         if torch.is_grad_enabled() and latents.requires_grad:
             quantised = latents + (quantised - latents).detach()
@@ -142,11 +145,13 @@ class VQVAE(nn.Module):
 
     def latents_to_codes(self, level: int, latents: torch.Tensor) -> torch.Tensor:
         """Codes [B, T'] of the nearest codebook entries."""
-        return self._block(level).encode(self._check_latents(level, latents))
+        block = self._block(level)
+        return block.encode(self._check_latents(level, latents).to(block.k.device))
 
     def codes_to_latents(self, level: int, codes: torch.Tensor) -> torch.Tensor:
         """Codebook vectors [B, emb, T'] for codes [B, T']."""
         block = self._block(level)
+        codes = codes.to(block.k.device)
         if codes.dim() != 2 or codes.dtype not in (torch.int64, torch.int32):
             raise ConfigError(f"codes must be an integer tensor [B, T]; got {codes.dtype} {tuple(codes.shape)}")
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= block.l_bins):
@@ -167,27 +172,37 @@ class VQVAE(nn.Module):
 
     def normalise(self, level: int, x: torch.Tensor) -> torch.Tensor:
         """Standardise latents with the codebook's statistics (diffusion works on these)."""
-        mean, std = self.codebook_stats(level)
+        mean, std = (v.to(x.device) for v in self.codebook_stats(level))
         return (x - mean) / std
 
     def denormalise(self, level: int, x: torch.Tensor) -> torch.Tensor:
         """Inverse of normalise."""
-        mean, std = self.codebook_stats(level)
+        mean, std = (v.to(x.device) for v in self.codebook_stats(level))
         return x * std + mean
 
-    def encode_normalised(self, level: int, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio -> (codes, normalised quantised latents), as the seed's batch_preprocess."""
-        (latents,) = self.encode(audio, [level])
+    def encode_normalised(self, level: int, audio: torch.Tensor,
+                          window_seconds: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio -> (codes, normalised quantised latents), as the seed's batch_preprocess.
+
+        window_seconds: encode in windows of this length (same result, bounded memory).
+        """
+        if window_seconds is None:
+            (latents,) = self.encode(audio, [level])
+        else:
+            latents = self.encode_windowed(level, audio, window_seconds)
         codes, quantised = self.quantise(level, latents)
         return codes, self.normalise(level, quantised)
 
-    def decode_normalised(self, level: int, x: torch.Tensor, quantise: bool = True) -> torch.Tensor:
+    def decode_normalised(self, level: int, x: torch.Tensor, quantise: bool = True,
+                          window_seconds: float | None = None) -> torch.Tensor:
         """Normalised latents -> audio [B, 1, T], snapping to the codebook first unless asked not
-        to (the seed's batch_postprocess)."""
+        to (the seed's batch_postprocess); window_seconds as in encode_normalised."""
         x = self.denormalise(level, x)
         if quantise:
             _, x = self.quantise(level, x)
-        return self.decode(level, x)
+        if window_seconds is None:
+            return self.decode(level, x)
+        return self.decode_windowed(level, x, window_seconds)
 
     # -- long audio ------------------------------------------------------------------------
 
