@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,15 @@ from jbdiff.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dance"
 REL_TOL = 1e-5
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny convs gain nothing from threads, and on a shared 2-core CI box 2 threads thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -49,8 +59,10 @@ def tiny() -> DanceUNet:
     return model
 
 
+@pytest.mark.parametrize("impl", ["flat", "torch"])
 @pytest.mark.parametrize("case", ["fwd", "fwd48"])
-def test_forward_matches_reference_fixture(tiny: DanceUNet, io: dict, case: str) -> None:
+def test_forward_matches_reference_fixture(tiny: DanceUNet, io: dict, case: str, impl: str) -> None:
+    tiny.set_groupnorm_impl(impl)
     with torch.no_grad():
         v = tiny(io[f"{case}_x"], io[f"{case}_t"])
     assert v.shape == io[f"{case}_v"].shape
@@ -105,11 +117,12 @@ def test_depthwise_upsample_equals_dense_diagonal_transposed_conv() -> None:
     assert torch.allclose(up(x), dense, atol=1e-6)
 
 
+@pytest.mark.parametrize("impl", ["flat", "torch", "auto"])
 @pytest.mark.parametrize("offset", [0.0, 5.0])
-def test_groupnorm1_matches_torch_groupnorm(offset: float) -> None:
+def test_groupnorm1_matches_torch_groupnorm(offset: float, impl: str) -> None:
     gen = torch.Generator().manual_seed(0)
     ref = nn.GroupNorm(1, 12)
-    ours = GroupNorm1(12)
+    ours = GroupNorm1(12, impl=impl)
     with torch.no_grad():
         ref.weight.copy_(torch.randn(12, generator=gen))
         ref.bias.copy_(torch.randn(12, generator=gen))
@@ -120,13 +133,15 @@ def test_groupnorm1_matches_torch_groupnorm(offset: float) -> None:
 
 def test_groupnorm1_keeps_bf16_and_normalises_in_fp32() -> None:
     x = (torch.randn(2, 8, 256) + 3).bfloat16()
-    y = GroupNorm1(8)(x)
+    y = GroupNorm1(8, impl="flat")(x)
     assert y.dtype == torch.bfloat16
     expected = nn.GroupNorm(1, 8)(x.float())
     assert (y.float() - expected).abs().max() < 0.02  # one bf16 rounding of values ~ +-3
 
 
-def test_bf16_autocast_forward_stays_close_to_fp32(tiny: DanceUNet, io: dict) -> None:
+@pytest.mark.parametrize("impl", ["flat", "torch"])
+def test_bf16_autocast_forward_stays_close_to_fp32(tiny: DanceUNet, io: dict, impl: str) -> None:
+    tiny.set_groupnorm_impl(impl)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         v = tiny(io["fwd_x"], io["fwd_t"])
     assert v.dtype == torch.bfloat16
@@ -186,6 +201,11 @@ def test_default_shape_is_the_published_model() -> None:
 def test_validate_names_the_bad_field(change: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=f"DanceShape.{field}"):
         replace(TINY_DANCE, **change).validate()
+
+
+def test_groupnorm_impl_is_validated() -> None:
+    with pytest.raises(ConfigError, match="groupnorm impl"):
+        DanceUNet.from_shape(TINY_DANCE).set_groupnorm_impl("fast")
 
 
 def test_reference_initialisation_halves_net_weights() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "dance"
 REL_TOL = 1e-5
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny convs gain nothing from threads, and on a shared 2-core CI box 2 threads thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
@@ -44,11 +54,12 @@ def meta() -> dict:
 
 
 @pytest.fixture(scope="module")
-def tiny() -> DanceUNet:
+def tiny() -> Iterator[DanceUNet]:
     weights = load_file(FIXTURES / "weights.safetensors")
     model = DanceUNet.from_shape(TINY_DANCE).eval()
     model.load_state_dict({k[5:]: v.float() for k, v in weights.items() if k.startswith("unet.")})
-    return model
+    yield model
+    model.set_groupnorm_impl("auto")
 
 
 def noise_for(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -70,8 +81,12 @@ def test_v_ddim_eta_noise_matches_v_diffusion_sample(tiny: DanceUNet, io: dict, 
     assert rel_error(out, io["ddim_eta07"]) < REL_TOL
 
 
+@pytest.mark.parametrize("impl", ["flat", "torch"])
 @pytest.mark.parametrize("case", ["refine_mono", "refine_stereo"])
-def test_dd_refine_matches_seed_resample(tiny: DanceUNet, io: dict, meta: dict, case: str) -> None:
+def test_dd_refine_matches_seed_resample(
+    tiny: DanceUNet, io: dict, meta: dict, case: str, impl: str
+) -> None:
+    tiny.set_groupnorm_impl(impl)
     params = meta["refine"][case]
     out = dd_refine(
         tiny,

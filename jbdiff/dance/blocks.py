@@ -21,31 +21,51 @@ CUBIC_TAPS = (
 )
 
 
-class GroupNorm1(nn.Module):
-    """GroupNorm with one group, computed as one flat reduction over C*T so it is parallel on GPU.
+GROUPNORM_IMPLS = ("auto", "flat", "torch")
 
-    torch's group_norm kernel reduces each (sample, group) row inside a single thread block, which
-    for one group over 128 x 65,536 values leaves the GPU idle; `var_mean` over the flattened row
-    uses torch's multi-block reduction instead. Statistics and the affine run in fp32 (as
-    nn.GroupNorm does under autocast); the result comes back in the input dtype.
+
+def flat_group_norm1(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+) -> torch.Tensor:
+    """GroupNorm with one group as a flat var_mean over C*T plus one fused scale-and-shift pass.
+
+    torch's CUDA group_norm reduces each (sample, group) row inside one thread block, which for
+    one group over 128 x 65,536 values leaves the GPU idle; var_mean over the flattened row uses
+    torch's multi-block reduction instead. Statistics and affine run in fp32 (as nn.GroupNorm
+    does under autocast); the result comes back in the input dtype.
+    """
+    xf = x.float()
+    var, mean = torch.var_mean(xf.flatten(1), dim=1, correction=0)
+    # Fold mean and affine into one per-(sample, channel) scale and shift: one pass over x.
+    scale = weight.float()[None, :, None] * torch.rsqrt(var + eps)[:, None, None]
+    shift = bias.float()[None, :, None] - mean[:, None, None] * scale
+    return torch.addcmul(shift, xf, scale).to(x.dtype)
+
+
+class GroupNorm1(nn.Module):
+    """nn.GroupNorm(1, C) with the fastest statistics per device; parameters named as nn.GroupNorm's.
+
+    impl "auto" uses flat_group_norm1 off CPU (the GPU fix) and torch's kernel on CPU, where
+    torch's group_norm is fast and its var_mean is not; "flat" and "torch" force one of them.
     """
 
-    def __init__(self, num_channels: int, eps: float = 1e-5) -> None:
+    def __init__(self, num_channels: int, eps: float = 1e-5, impl: str = "auto") -> None:
         super().__init__()
+        if impl not in GROUPNORM_IMPLS:
+            raise ValueError(f"impl must be one of {GROUPNORM_IMPLS}, got {impl!r}")
         self.num_channels = num_channels
         self.eps = eps
+        self.impl = impl
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        var, mean = torch.var_mean(xf.flatten(1), dim=1, correction=0)
-        scale = self.weight.float()[None, :, None] * torch.rsqrt(var + self.eps)[:, None, None]
-        centered = xf - mean[:, None, None]
-        return torch.addcmul(self.bias.float()[None, :, None], centered, scale).to(x.dtype)
+        if self.impl == "flat" or (self.impl == "auto" and x.device.type != "cpu"):
+            return flat_group_norm1(x, self.weight, self.bias, self.eps)
+        return F.group_norm(x, 1, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_channels}, eps={self.eps}"
+        return f"{self.num_channels}, eps={self.eps}, impl={self.impl}"
 
 
 class ResConvBlock(nn.Module):

@@ -26,6 +26,9 @@ class CudaGraphModel:
     Off CUDA it simply runs the model (under `autocast_dtype` if given). Outputs are cloned
     out of the graph's static buffer, so a caller may keep them across calls. Graphs share
     one memory pool; a new window length or batch size costs one capture (warm-up included).
+    Give the autocast dtype here, not to dd_refine: the graph must be captured inside it,
+    with autocast's weight cache off. Weights are read from the captured addresses, so load
+    new weights in place (load_state_dict) rather than replacing parameter tensors.
     """
 
     def __init__(

@@ -10,8 +10,10 @@ from torch import nn
 from jbdiff.errors import ConfigError, JbdiffError
 
 from .blocks import (
+    GROUPNORM_IMPLS,
     Downsample1d,
     FourierFeatures,
+    GroupNorm1,
     ResConvBlock,
     SelfAttention1d,
     SkipBlock,
@@ -172,6 +174,15 @@ class DanceUNet(nn.Module):
             ResConvBlock(c, c, c),
             ResConvBlock(c, c, shape.io_channels, is_last=True),
         )
+
+    def set_groupnorm_impl(self, impl: str) -> DanceUNet:
+        """Choose the GroupNorm kernel ("auto", "flat", "torch") everywhere, e.g. to compare them."""
+        if impl not in GROUPNORM_IMPLS:
+            raise ConfigError(f"groupnorm impl must be one of {GROUPNORM_IMPLS}, got {impl!r}")
+        for module in self.modules():
+            if isinstance(module, GroupNorm1):
+                module.impl = impl
+        return self
 
     @property
     def length_multiple(self) -> int:
