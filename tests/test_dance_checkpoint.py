@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from jbdiff.errors import CheckpointError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dance"
 PUBLISHED_PARAMS = 221_389_322  # per copy, from the issue; re-derived below
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny convs gain nothing from threads, and on a shared 2-core CI box 2 threads thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
