@@ -5,7 +5,7 @@ GPU:  python bench/dance.py                       (full model, 65,536 samples, b
 CPU:  python bench/dance.py --device cpu --length 24576 --batch 1 --iters 2 --warmup 1
 
 Modes: eager (always; GroupNorm "auto": flat reduction on GPU, torch's kernel on CPU);
-flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves); compile (torch.compile); graph (CUDA graph replay via CudaGraphModel);
+flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves); compile (torch.compile); graph (CUDA graph replay via jbdiff.accel.graphed);
 compile+graph. Weights are random unless --weights points at a checkpoint (timing does not
 depend on values). Prints one table row per (mode, dtype, batch).
 """
@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jbdiff.dance import TINY_DANCE, CudaGraphModel, DanceShape, DanceUNet  # noqa: E402
+from jbdiff.accel import graphed  # noqa: E402
+from jbdiff.dance import TINY_DANCE, DanceShape, DanceUNet  # noqa: E402
 from jbdiff.dance.checkpoint import load_dance_weights  # noqa: E402
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -122,10 +123,10 @@ def main() -> int:
         compiled = torch.compile(base, mode=args.compile_mode, dynamic=False)
         modes.append(("compile", lambda dt: (compiled, dt)))
     if args.cuda_graph and device.type == "cuda":
-        modes.append(("graph", lambda dt: (CudaGraphModel(base, autocast_dtype=dt), None)))
+        modes.append(("graph", lambda dt: (graphed(base, autocast_dtype=dt), None)))
         if compiled is not None:
             modes.append(
-                ("compile+graph", lambda dt: (CudaGraphModel(compiled, autocast_dtype=dt), None))
+                ("compile+graph", lambda dt: (graphed(compiled, autocast_dtype=dt), None))
             )
 
     params = sum(p.numel() for p in base.parameters())

@@ -13,7 +13,6 @@ from safetensors.torch import load_file
 
 from jbdiff.dance import (
     TINY_DANCE,
-    CudaGraphModel,
     DanceInputError,
     DanceUNet,
     crash_schedule,
@@ -238,7 +237,9 @@ def test_rejects_bad_arguments_with_named_problem(tiny: DanceUNet) -> None:
 
 
 def test_cuda_graph_wrapper_runs_eagerly_off_cuda(tiny: DanceUNet, io: dict) -> None:
-    wrapped = CudaGraphModel(tiny)
+    from jbdiff.accel import graphed
+
+    wrapped = graphed(tiny)
     with torch.no_grad():
         assert torch.equal(wrapped(io["fwd_x"], io["fwd_t"]), tiny(io["fwd_x"], io["fwd_t"]))
     audio, noise = io["refine_mono_audio"], io["refine_mono_noise"]
