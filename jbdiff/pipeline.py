@@ -93,12 +93,14 @@ class Pipeline:
         """``fn`` under the configured precision, replayed from CUDA graphs when enabled."""
         opts = self.options
         on_cuda = self.device.type == "cuda"
-        call = autocast_call(fn, torch.bfloat16 if opts.bf16 and on_cuda else None)
+        dtype = torch.bfloat16 if opts.bf16 and on_cuda else None
+        call = autocast_call(fn, dtype)
         if not (opts.cuda_graphs and on_cuda):
             return call
-        runner = self._graphs.get((name, key))
+        # Keyed by precision too: options may change between requests (bench, debugging).
+        runner = self._graphs.get((name, key, dtype))
         if runner is None:
-            runner = self._graphs[(name, key)] = GraphedCall(call)
+            runner = self._graphs[(name, key, dtype)] = GraphedCall(call)
         return runner
 
     # ------------------------------------------------------------------ constructors
