@@ -51,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--profile", action="store_true", help="print top ops of one eager forward per dtype"
     )
+    p.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN pick conv algorithms by timing")
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     return p.parse_args()
@@ -99,6 +100,7 @@ def profile_forward(call: Callable[[], torch.Tensor], device: torch.device, titl
 
 def main() -> int:
     args = parse_args()
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device = torch.device(args.device)
     shape = DanceShape() if args.shape == "full" else TINY_DANCE
     batches = [int(b) for b in args.batch.split(",")]
@@ -134,7 +136,7 @@ def main() -> int:
     print(
         f"Dance Diffusion forward, {args.shape} shape ({params:,} params), {args.length} samples, "
         f"stereo, on {name}; torch {torch.__version__}; "
-        f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}"
+        f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}; cudnn.benchmark={torch.backends.cudnn.benchmark}"
     )
     profiles: list[tuple[Callable[[], torch.Tensor], str]] = []
     print(

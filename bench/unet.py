@@ -74,8 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="add CUDA-graph variants (eager, and compiled with --compile)",
     )
     ap.add_argument("--tf32", action="store_true", help="allow TF32 matmuls for fp32")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN pick conv algorithms by timing")
     ap.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     args = ap.parse_args(argv)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     cuda = args.device.startswith("cuda")
     args.batch = args.batch or ([1, 16] if cuda else [1])
     args.dtype = args.dtype or (["fp32", "bf16"] if cuda else ["fp32"])
