@@ -69,7 +69,7 @@ def build_dance(cfg: DanceModelConfig) -> nn.Module:
 
     shape = DanceShape(**dataclasses.asdict(cfg))
     shape.validate()
-    return DanceUNet(shape)
+    return DanceUNet.from_shape(shape)
 
 
 @dataclass
@@ -99,7 +99,7 @@ class LoadedModels:
 
     @property
     def latent_channels(self) -> int:
-        return int(self.vqvae.shape.emb_width)
+        return int(self.vqvae.emb_width)
 
     def encode(self, level: int, audio: torch.Tensor) -> torch.Tensor:
         """Mono audio [B, T] -> codebook-normalised quantised latents [B, C, T/hop]."""
@@ -130,20 +130,67 @@ def tiny_models(seed: int = 0) -> LoadedModels:
     cfg = load_config("tiny")
     if cfg.sampling is None:
         raise ConfigError("configs/tiny.yaml: has no sampling section")
+    return random_models(cfg.model, cfg.sampling, seed=seed, he_init=True, name="tiny")
+
+
+def random_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, seed: int = 0, he_init: bool = False,
+                  name: str = "random") -> LoadedModels:
+    """Every network of a config with seeded random weights (tests, benchmarks, plumbing).
+
+    ``he_init`` redraws the weights so untrained nets respond to their inputs (see ``he_normal_``);
+    benchmarks of full-size shapes keep the modules' own init, which only affects values, not speed.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        vqvae = build_vqvae(cfg.model.vqvae)
-        init_codebooks(vqvae, torch.Generator().manual_seed(seed))
-        unets = {lvl: build_unet(c, cfg.model.embedding_max_length(lvl)) for lvl, c in cfg.model.diffusion.items()}
-        dance = build_dance(cfg.model.dd)
-    return LoadedModels(vqvae, unets, dance, cfg.model, cfg.sampling, name="tiny", hashes={"tiny": f"seed={seed}"})
+        vqvae = build_vqvae(model_cfg.vqvae)
+        if he_init:
+            he_normal_(vqvae, torch.Generator().manual_seed(seed + 2))
+        init_codebooks(vqvae, torch.Generator().manual_seed(seed), calibrate=he_init)
+        unets = {lvl: build_unet(c, model_cfg.embedding_max_length(lvl)) for lvl, c in model_cfg.diffusion.items()}
+        dance = build_dance(model_cfg.dd)
+        if he_init:
+            gen = torch.Generator().manual_seed(seed + 1)
+            for net in (*unets.values(), dance):
+                he_normal_(net, gen)
+    return LoadedModels(vqvae, unets, dance, model_cfg, sampling_cfg, name=name, hashes={name: f"seed={seed}"})
 
 
-def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
-    """Random-weight VQ-VAEs need a non-degenerate codebook (Jukebox fills it from data)."""
-    for block in vqvae.bottleneck.level_blocks:
-        k = block.k
-        k.copy_(torch.randn(k.shape, generator=generator) * 0.5)
+def he_normal_(net: nn.Module, generator: torch.Generator) -> None:
+    """Redraw every weight matrix He-normal so untrained nets give varied outputs.
+
+    With the modules' default init the untrained v-prediction is almost exactly its input, so the
+    predicted clean latents are ~0 and every generation decodes to one code; random weights that
+    depend on noise and context let the tiny model exercise (and test) every path.
+    """
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.dim() > 1:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+
+
+def init_codebooks(vqvae: nn.Module, generator: torch.Generator, calibrate: bool = False) -> None:
+    """Fill each codebook with encoder outputs of random audio, as Jukebox seeds it from data.
+
+    A codebook unrelated to the encoder's output scale maps every frame to one code, which would
+    make context and init audio invisible to an untrained model.
+    """
+    levels = len(vqvae.hop_lengths)
+    audio = torch.randn(1, 44100, generator=generator) * 0.3
+    with torch.no_grad():
+        latents = vqvae.encode(audio[:, None, :] if audio.dim() == 2 else audio)
+        for level in range(levels):
+            frames = latents[level][0].transpose(0, 1)  # [T, C]
+            k = vqvae.bottleneck.level_blocks[level].k
+            pick = torch.randint(0, frames.shape[0], (k.shape[0],), generator=generator)
+            k.copy_(frames[pick] + 1e-3 * torch.randn(k.shape, generator=generator))
+        # He-normal decoders amplify; scale each output layer so decoded audio sits near 0.1 rms.
+        for level in range(levels if calibrate else 0):
+            codes = torch.randint(0, vqvae.bottleneck.level_blocks[level].k.shape[0], (1, 64), generator=generator)
+            rms = float(vqvae.decode(level, vqvae.codes_to_latents(level, codes)).std())
+            out = vqvae.decoders[level].out
+            out.weight.mul_(0.1 / max(rms, 1e-8))
+            out.bias.mul_(0.1 / max(rms, 1e-8))
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from jbdiff import __version__
+from jbdiff.accel import GraphedCall
 from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
 from jbdiff.config import ModelConfig, SamplingConfig, to_dict
 from jbdiff.errors import CancelledError, ConfigError
@@ -46,7 +47,8 @@ ProgressFn = Callable[[str, "int | None", int, int], None]
 class PipelineOptions:
     """Execution choices that change speed, never the algorithm."""
 
-    fast: bool = False            # bf16 autocast for the U-Nets (the fast path; default on CUDA)
+    bf16: bool = False            # bf16 autocast for the networks (fast path; default on CUDA)
+    cuda_graphs: bool = False     # replay captured CUDA graphs of the networks (default on CUDA)
     level_batch: int = 128        # windows per level U-Net call (each doubled for guidance)
     dd_batch: int = 8             # stereo-stage windows per call
     dd_window: int = 65536        # longest stereo-stage window in samples (its training length)
@@ -55,8 +57,13 @@ class PipelineOptions:
     def for_device(cls, device: torch.device) -> PipelineOptions:
         """The fast path on CUDA, the plain fp32 path elsewhere."""
         if device.type == "cuda":
-            return cls(fast=True)
-        return cls(fast=False, level_batch=32, dd_batch=4)
+            return cls(bf16=True, cuda_graphs=True, level_batch=32)
+        return cls(level_batch=32, dd_batch=4)
+
+    @property
+    def fast(self) -> bool:
+        """Whether any GPU-only speed-up is on (recorded in generation.json)."""
+        return self.bf16 or self.cuda_graphs
 
 
 @dataclass
@@ -80,6 +87,23 @@ class Pipeline:
         self.models = models.to(self.device)
         self.options = options or PipelineOptions.for_device(self.device)
         self._lock = threading.Lock()
+        self._graphs: dict[tuple, GraphedCall] = {}
+
+    def network_call(self, name: str, fn: Callable[..., torch.Tensor], key: Hashable) -> Callable[..., torch.Tensor]:
+        """``fn`` under the configured precision, replayed from CUDA graphs when enabled."""
+        opts = self.options
+        on_cuda = self.device.type == "cuda"
+
+        def call(*tensors: torch.Tensor) -> torch.Tensor:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=opts.bf16 and on_cuda):
+                return fn(*tensors)
+
+        if not (opts.cuda_graphs and on_cuda):
+            return call
+        graphed = self._graphs.get((name, key))
+        if graphed is None:
+            graphed = self._graphs[(name, key)] = GraphedCall(call)
+        return graphed
 
     # ------------------------------------------------------------------ constructors
 
@@ -144,11 +168,6 @@ class _Run:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - start
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.opts.fast and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def num_steps(self, level: int | str) -> int:
         if level in self.req.num_steps:
@@ -271,13 +290,16 @@ class _Run:
             return self.decode(lp.level, self.from_windows(lat))
         # Sliding context: each window is conditioned on the music generated before it.
         rendered: torch.Tensor | None = None
+        windows = []
         for k, start in enumerate(starts):
             ctx = self.contexts_for(lp, rendered, [start])
             lat = self.sample_level(lp.level, noise[k:k + 1], None if init_lat is None else init_lat[k:k + 1],
                                     strength, ctx, steps, sequential_total=lp.num_windows, index=k)
-            audio = self.decode(lp.level, lat[0])
-            rendered = audio if rendered is None else torch.cat([rendered, audio])
-        return rendered
+            windows.append(lat)
+            if k + 1 < len(starts):
+                rendered = self.decode(lp.level, self.from_windows(torch.cat(windows)))
+        # The result is decoded in one piece, like the batched path, so both agree on window edges.
+        return self.decode(lp.level, self.from_windows(torch.cat(windows)))
 
     def refine_level(self, lp: LevelPlan, above: torch.Tensor) -> torch.Tensor:
         """Refine the level above's audio at this level; its encoding is start point and noise."""
@@ -311,20 +333,19 @@ class _Run:
         batch = max(1, self.opts.level_batch)
         chunks = range(0, noise.shape[0], batch)
         n_chunks = len(chunks)
-        total = steps * n_chunks * sequential_total
         outs = []
+        net = self.pipe.network_call(
+            f"level{level}", lambda x, s, e: unet(x, s, embedding=e, embedding_scale=scale), key=scale)
         for ci, c0 in enumerate(chunks):
-            emb = ctx[c0:c0 + batch]
+            emb = ctx[c0:c0 + batch].contiguous()
 
             def model_fn(x: torch.Tensor, sigma: torch.Tensor, emb: torch.Tensor = emb) -> torch.Tensor:
-                with self.autocast():
-                    v = unet(x, sigma, embedding=emb, embedding_scale=scale)
-                return v.float()
+                return net(x, sigma, emb).float()
 
-            done = (index * n_chunks + ci) * steps
-
-            def callback(step: int, _total: int, _x: torch.Tensor, done: int = done) -> None:
-                self.progress("level", level, done + step + 1, total)
+            def callback(step: int, total: int, _x: torch.Tensor, ci: int = ci) -> None:
+                # ``total`` is the walked part of the schedule (fewer steps when starting from an init).
+                done = (index * n_chunks + ci) * total + step
+                self.progress("level", level, done, total * n_chunks * sequential_total)
 
             outs.append(sample_v(model_fn, noise[c0:c0 + batch], sigmas,
                                  init=None if init is None else init[c0:c0 + batch], init_strength=strength,
@@ -349,16 +370,15 @@ class _Run:
         steps = self.num_steps("dd")
         batch = max(1, self.opts.dd_batch)
         starts = range(0, chunks.shape[0], batch)
-        total_steps = steps * len(starts)
+        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=None)
         outs = []
         for bi, b0 in enumerate(starts):
-            def callback(step: int, _total: int, _x: torch.Tensor, done: int = bi * steps) -> None:
-                self.progress("dd", None, done + step + 1, total_steps)
+            def callback(info: dict, bi: int = bi) -> None:
+                n = int(info["n"])  # model calls after the init-strength cut of the schedule
+                self.progress("dd", None, bi * n + int(info["i"]) + 1, n * len(starts))
 
-            with self.autocast():
-                out = dd_refine(model, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
-                                init_strength=cfg.init_strength, callback=callback,
-                                should_cancel=self.should_cancel)
+            out = dd_refine(net, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
+                            init_strength=cfg.init_strength, callback=callback, should_cancel=self.should_cancel)
             outs.append(out.float())
         stereo = torch.cat(outs).cpu().numpy()
         joined = join_segments(list(stereo), win.overlap, cfg.xfade_style)
@@ -371,7 +391,8 @@ class _Run:
             "jbdiff_version": __version__,
             "torch_version": torch.__version__,
             "device": str(self.device),
-            "fast_path": bool(self.opts.fast and self.device.type == "cuda"),
+            "fast_path": {"bf16": self.opts.bf16 and self.device.type == "cuda",
+                          "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda"},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),
             "request": self.req.to_dict(),
