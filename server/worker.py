@@ -88,7 +88,10 @@ class Worker:
             claim = self.queue.claim(self.name)
             if claim is None:
                 return
-            self.run_job(claim)
+            try:
+                self.run_job(claim)
+            except Exception:  # noqa: BLE001 - e.g. the journal failed; the job re-queues at the next start
+                logger.exception("worker %s: recording job %s failed", self.name, claim.job.id)
 
     def load(self) -> bool:
         """Load the engine once; on failure keep the reason (status and ModelNotLoaded replies show it)."""
