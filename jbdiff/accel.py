@@ -68,3 +68,24 @@ class GraphedCall:
         """Drop every captured graph (frees their memory pool once nothing else holds it)."""
         self._graphs.clear()
         self._pool = None
+
+
+def autocast_call(fn: Callable[..., torch.Tensor], dtype: torch.dtype | None) -> Callable[..., torch.Tensor]:
+    """``fn`` under CUDA autocast to ``dtype`` (None: as is).
+
+    The autocast weight cache is off, so a graph captured around the call re-reads the weights
+    on every replay instead of baking in casts made before capture.
+    """
+    if dtype is None:
+        return fn
+
+    def call(*tensors: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(tensors[0].device.type, dtype=dtype, cache_enabled=False):
+            return fn(*tensors)
+
+    return call
+
+
+def graphed(fn: Callable[..., torch.Tensor], autocast_dtype: torch.dtype | None = None) -> GraphedCall:
+    """``fn`` (e.g. a network's forward) replayed from CUDA graphs, under optional autocast."""
+    return GraphedCall(autocast_call(fn, autocast_dtype))

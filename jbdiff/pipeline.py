@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from jbdiff import __version__
-from jbdiff.accel import GraphedCall
+from jbdiff.accel import GraphedCall, autocast_call
 from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
 from jbdiff.config import ModelConfig, SamplingConfig, to_dict
 from jbdiff.errors import CancelledError, ConfigError
@@ -93,17 +93,13 @@ class Pipeline:
         """``fn`` under the configured precision, replayed from CUDA graphs when enabled."""
         opts = self.options
         on_cuda = self.device.type == "cuda"
-
-        def call(*tensors: torch.Tensor) -> torch.Tensor:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=opts.bf16 and on_cuda):
-                return fn(*tensors)
-
+        call = autocast_call(fn, torch.bfloat16 if opts.bf16 and on_cuda else None)
         if not (opts.cuda_graphs and on_cuda):
             return call
-        graphed = self._graphs.get((name, key))
-        if graphed is None:
-            graphed = self._graphs[(name, key)] = GraphedCall(call)
-        return graphed
+        runner = self._graphs.get((name, key))
+        if runner is None:
+            runner = self._graphs[(name, key)] = GraphedCall(call)
+        return runner
 
     # ------------------------------------------------------------------ constructors
 
@@ -361,7 +357,8 @@ class _Run:
         cfg = self.sampling_cfg.dd
         model = self.models.dance
         total = mono.numel()
-        win = plan_dance_windows(total, self.opts.dd_window, cfg.xfade_samples, model.length_multiple)
+        win = plan_dance_windows(total, self.opts.dd_window, cfg.xfade_samples, model.length_multiple,
+                                 model.min_length)
         padded = torch.zeros(win.padded_samples, device=mono.device, dtype=torch.float32)
         padded[:total] = mono.float()
         chunks = torch.stack([padded[s:s + win.length] for s in win.starts])[:, None]  # [n, 1, L]

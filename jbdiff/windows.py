@@ -85,7 +85,8 @@ class DanceWindows:
         return self.starts[-1] + self.length
 
 
-def plan_dance_windows(total_samples: int, target_length: int, overlap: int, multiple: int) -> DanceWindows:
+def plan_dance_windows(total_samples: int, target_length: int, overlap: int, multiple: int,
+                       min_length: int = 1) -> DanceWindows:
     """Cover ``total_samples`` with as few windows as possible of at most ``target_length``
     (rounded to the network's length multiple), neighbours overlapping by ``overlap``
     samples for the crossfade; every input sample is processed once, plus the overlaps."""
@@ -93,7 +94,8 @@ def plan_dance_windows(total_samples: int, target_length: int, overlap: int, mul
         raise ConfigError(f"length multiple must be >= 1 (got {multiple})")
     if overlap < 0:
         raise ConfigError(f"xfade_samples: {overlap} must be >= 0")
-    round_up = lambda n: max(multiple, math.ceil(n / multiple) * multiple)  # noqa: E731
+    floor = max(multiple, math.ceil(min_length / multiple) * multiple)
+    round_up = lambda n: max(floor, math.ceil(n / multiple) * multiple)  # noqa: E731
     length = round_up(min(target_length, total_samples))
     if length <= overlap:
         length = round_up(overlap + 1)
@@ -102,7 +104,7 @@ def plan_dance_windows(total_samples: int, target_length: int, overlap: int, mul
     hop = length - overlap
     count = math.ceil((total_samples - overlap) / hop)
     # Shrink the windows as far as the count allows, so the last one is not mostly padding.
-    length = max(round_up(math.ceil((total_samples - overlap) / count) + overlap), overlap + multiple)
+    length = max(round_up(math.ceil((total_samples - overlap) / count) + overlap), round_up(overlap + 1))
     hop = length - overlap
     count = max(1, math.ceil((total_samples - overlap) / hop))
     return DanceWindows(starts=tuple(i * hop for i in range(count)), length=length, overlap=overlap)

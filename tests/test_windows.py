@@ -35,3 +35,10 @@ def test_dance_windows_cover_once_plus_overlaps(total: int, overlap: int) -> Non
     assert len(w.starts) == 1 or w.starts[-1] < total
     # Total work stays within one window of the audio length plus the overlaps.
     assert len(w.starts) * w.length <= total + len(w.starts) * overlap + w.length
+
+
+def test_dance_windows_respect_the_minimum_length() -> None:
+    w = plan_dance_windows(5000, 65_536, 1536, 8192, min_length=24_576)
+    assert w.starts == (0,) and w.length == 24_576
+    long = plan_dance_windows(200_000, 65_536, 1536, 8192, min_length=24_576)
+    assert long.length >= 24_576 and long.length % 8192 == 0

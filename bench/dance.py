@@ -1,0 +1,169 @@
+"""Time Dance Diffusion forwards (jbdiff.dance.DanceUNet) per batch, dtype and execution mode.
+
+GPU:  python bench/dance.py                       (full model, 65,536 samples, batch 1 and 8)
+      python bench/dance.py --compile --cuda-graph --compare-groupnorm
+CPU:  python bench/dance.py --device cpu --length 24576 --batch 1 --iters 2 --warmup 1
+
+Modes: eager (always; GroupNorm "auto": flat reduction on GPU, torch's kernel on CPU);
+flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves); compile (torch.compile); graph (CUDA graph replay via jbdiff.accel.graphed);
+compile+graph. Weights are random unless --weights points at a checkpoint (timing does not
+depend on values). Prints one table row per (mode, dtype, batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jbdiff.accel import graphed  # noqa: E402
+from jbdiff.dance import TINY_DANCE, DanceShape, DanceUNet  # noqa: E402
+from jbdiff.dance.checkpoint import load_dance_weights  # noqa: E402
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--shape", choices=["full", "tiny"], default="full")
+    p.add_argument("--length", type=int, default=65536, help="samples per window")
+    p.add_argument("--batch", default="1,8", help="comma-separated batch sizes")
+    p.add_argument(
+        "--dtype", default="fp32,bf16", help="comma-separated: fp32, bf16, fp16 (autocast)"
+    )
+    p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument("--compile-mode", default="default", help="torch.compile mode")
+    p.add_argument("--cuda-graph", action="store_true", help="also time CUDA graph replay")
+    p.add_argument(
+        "--compare-groupnorm",
+        action="store_true",
+        help="also time eager with the flat GroupNorm and with torch's group_norm kernel forced",
+    )
+    p.add_argument("--weights", default=None, help="optional Dance Diffusion checkpoint")
+    p.add_argument(
+        "--profile", action="store_true", help="print top ops of one eager forward per dtype"
+    )
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    return p.parse_args()
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_forward(
+    fn: Callable[[], torch.Tensor], device: torch.device, iters: int, warmup: int
+) -> float:
+    """Median milliseconds per call."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def profile_forward(call: Callable[[], torch.Tensor], device: torch.device, title: str) -> None:
+    """Print the ops that take the most device time in one forward (after the timed runs)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        call()
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(f"--- profile: {title} ---")
+    print(prof.key_averages().table(sort_by=key, row_limit=12))
+
+
+def main() -> int:
+    args = parse_args()
+    device = torch.device(args.device)
+    shape = DanceShape() if args.shape == "full" else TINY_DANCE
+    batches = [int(b) for b in args.batch.split(",")]
+    dtypes = [d.strip() for d in args.dtype.split(",")]
+    base = DanceUNet.from_shape(shape).eval().requires_grad_(False)
+    if args.weights:
+        load_dance_weights(base, args.weights)
+    base.to(device)
+    if base.valid_length(args.length) != args.length:
+        print(f"length {args.length} not accepted; use {base.valid_length(args.length)}")
+        return 2
+
+    modes: list[tuple[str, Callable]] = [("eager", lambda dt: (base, dt))]
+    if args.compare_groupnorm:
+        for impl in ("flat", "torch"):
+            variant = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
+            variant.load_state_dict(base.state_dict())
+            variant.set_groupnorm_impl(impl)
+            modes.append((f"{impl}-gn", lambda dt, m=variant: (m, dt)))
+    compiled = None
+    if args.compile:
+        compiled = torch.compile(base, mode=args.compile_mode, dynamic=False)
+        modes.append(("compile", lambda dt: (compiled, dt)))
+    if args.cuda_graph and device.type == "cuda":
+        modes.append(("graph", lambda dt: (graphed(base, autocast_dtype=dt), None)))
+        if compiled is not None:
+            modes.append(
+                ("compile+graph", lambda dt: (graphed(compiled, autocast_dtype=dt), None))
+            )
+
+    params = sum(p.numel() for p in base.parameters())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(
+        f"Dance Diffusion forward, {args.shape} shape ({params:,} params), {args.length} samples, "
+        f"stereo, on {name}; torch {torch.__version__}; "
+        f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}"
+    )
+    profiles: list[tuple[Callable[[], torch.Tensor], str]] = []
+    print(
+        f"{'mode':<14}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
+    )
+    for mode, make in modes:
+        for dname in dtypes:
+            dtype = DTYPES[dname]
+            model, outer_dtype = make(dtype)
+            for batch in batches:
+                gen = torch.Generator(device=device).manual_seed(0)
+                x = torch.randn(batch, shape.io_channels, args.length, generator=gen, device=device)
+                t = torch.rand(batch, generator=gen, device=device)
+
+                def call(model=model, x=x, t=t, outer_dtype=outer_dtype) -> torch.Tensor:
+                    with torch.no_grad(), autocast(device, outer_dtype):
+                        return model(x, t)
+
+                ms = time_forward(call, device, args.iters, args.warmup)
+                print(
+                    f"{mode:<14}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
+                    f"{1e3 * batch / ms:>11.1f}"
+                )
+                if args.profile and mode == "eager" and batch == batches[0]:
+                    profiles.append((call, f"eager {dname} batch {batch}"))
+    for call, title in profiles:
+        profile_forward(call, device, title)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
