@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from server.config import DEFAULT_CONFIG, load_server_config
 
 logger = logging.getLogger("server")
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +40,23 @@ def run(args: argparse.Namespace) -> int:
         model="tiny" if args.tiny else args.model, workers=[args.device] if args.device else None,
         allow=args.allow, on_shutdown=args.on_shutdown,
     )
+    # The worker thread runs Python between tensor ops; a short GIL switch interval (default 5 ms)
+    # lets the OSC receiver in within a fraction of a millisecond while a job renders.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    set_cpu_threads(cfg.cpu_threads)
     server = Server(cfg).start()
     return server.serve_forever()
+
+
+def set_cpu_threads(threads: int | None) -> int:
+    """torch's CPU thread count for rendering: as configured, else every core but one."""
+    import os
+
+    import torch
+
+    n = threads or max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(n)
+    return n
 
 
 def main(argv: Sequence[str] | None = None) -> int:

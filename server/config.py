@@ -39,6 +39,8 @@ class ServerConfig:
     max_clients: int = field(default=64, metadata=rng(1, 10000))      # remembered /jbdiff/hello registrations
     drop_folder: str | None = None                                    # None: <data_dir>/drop
     library_folders: list[str] = field(default_factory=list)
+    # torch CPU threads for rendering; None: all cores but one, left for the OSC receiver (and the DAW).
+    cpu_threads: int | None = field(default=None, metadata=rng(1, 1024))
     # "module:function(device) -> engine": a custom engine (tests, experiments); None: the Pipeline.
     engine_factory: str | None = None
     # Reserved for the hot folder and MIDI services (validated by their own modules).

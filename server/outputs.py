@@ -34,13 +34,22 @@ def paths_for(output_dir: Path, job: JobRecord) -> tuple[Path, Path]:
     return output_dir / f"{stem}.wav", output_dir / f"{stem}.json"
 
 
+def _plain(obj: Any) -> Any:
+    """JSON-ready: dict keys as strings (configs key levels by int and "dd" in one dict)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: Path, data: Any) -> Path:
     """Temp file in the same folder, fsync, rename: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=str)
+            json.dump(_plain(data), fh, indent=2, sort_keys=True, default=str)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())

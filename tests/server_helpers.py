@@ -151,6 +151,33 @@ class _Result:
     metadata: dict[str, Any]
 
 
-def make_stand_in(device: str = "cpu", model: str = "tiny") -> StandInEngine:
-    """``engine_factory`` target for subprocess tests while the real tiny pipeline is not usable."""
-    return StandInEngine(steps_per_level=20, step_seconds=0.02)
+_TINY: list[Any] = []
+
+
+def tiny_pipeline() -> Any:
+    """The real ``Pipeline.tiny()`` (random weights), built once per test process."""
+    if not _TINY:
+        from jbdiff.pipeline import Pipeline
+
+        _TINY.append(Pipeline.tiny(device="cpu", seed=0))
+    return _TINY[0]
+
+
+class OutOfMemoryOnce:
+    """The real tiny pipeline, except that its first progress call raises CUDA's out-of-memory error."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.armed = True
+
+    def generate(self, request: GenerationRequest, *, progress: Any = None, cancel: Any = None) -> Any:
+        import torch
+
+        def boom(*args: Any) -> None:
+            if self.armed:
+                self.armed = False
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            if progress is not None:
+                progress(*args)
+
+        return self.engine.generate(request, progress=boom, cancel=cancel)

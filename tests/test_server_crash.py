@@ -55,7 +55,7 @@ def setup(tmp_path):
     config = tmp_path / "server.yaml"
     config.write_text(yaml.safe_dump({
         "port": port, "reply_port": client.port, "data_dir": str(tmp_path / "data"), "model": "tiny",
-        "workers": ["cpu"], "progress_hz": 20, "engine_factory": "tests.server_helpers:make_stand_in",
+        "workers": ["cpu"], "progress_hz": 20,                 # model tiny: the real Pipeline.tiny()
     }))
     procs: list[subprocess.Popen] = []
     yield config, client, done_checks, procs, tmp_path / "server.log"
@@ -72,8 +72,9 @@ def test_kill_9_while_the_first_job_runs_then_restart_completes_all_three_exactl
     procs.append(proc)
     wait_for_pong(client, proc, log)
     ids = []
-    for i in range(3):
-        client.send("/jbdiff/generate", "seconds", 0.2, "name", f"take{i}", "noise_seed", i)
+    for i in range(3):                      # the first job takes a few seconds, the others a fraction of one
+        steps = 20 if i == 0 else 2
+        client.send("/jbdiff/generate", "seconds", 1.0, "steps", steps, "name", f"take{i}", "noise_seed", i)
         ids.append(client.expect("/jbdiff/job/accepted")[0])
     client.expect("/jbdiff/job/progress", 30, where=lambda p: p[0] == ids[0])
     proc.send_signal(signal.SIGKILL)
@@ -118,7 +119,7 @@ def test_sigterm_with_on_shutdown_cancel_interrupts_the_job_and_exits_0(setup):
     proc = start_server(config, log)
     procs.append(proc)
     wait_for_pong(client, proc, log)
-    client.send("/jbdiff/generate", "seconds", 0.2)
+    client.send("/jbdiff/generate", "seconds", 2.0, "steps", 60)
     job_id = client.expect("/jbdiff/job/accepted")[0]
     client.expect("/jbdiff/job/progress", 30)
     proc.send_signal(signal.SIGTERM)
