@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from server.config import DEFAULT_CONFIG, load_server_config
+from server.config import DEFAULT_CONFIG, ServerConfig, load_server_config
 
 logger = logging.getLogger("server")
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -31,15 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "again at the next start)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start, serve until a signal, drain; returns the exit code."""
-    from server.app import Server
-
-    cfg = load_server_config(
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The config file with the flags that were given laid over it."""
+    return load_server_config(
         args.config, host=args.host, port=args.port, reply_port=args.reply_port, data_dir=args.data_dir,
         model="tiny" if args.tiny else args.model, workers=[args.device] if args.device else None,
         allow=args.allow, on_shutdown=args.on_shutdown,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start, serve until a signal, drain; returns the exit code."""
+    from server.app import Server
+
+    cfg = config_from_args(args)
     # The worker thread runs Python between tensor ops; a short GIL switch interval (default 5 ms)
     # lets the OSC receiver in within a fraction of a millisecond while a job renders.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)

@@ -128,3 +128,11 @@ def test_sigterm_with_on_shutdown_cancel_interrupts_the_job_and_exits_0(setup):
     journal = Journal(Path(cfg["data_dir"]) / "jobs.sqlite")
     assert journal.get(job_id).state == JobState.INTERRUPTED
     journal.close()
+
+
+def test_cli_refuses_a_public_bind_without_an_allow_list(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "server", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "allow" in out.stderr and "0.0.0.0" in out.stderr

@@ -387,3 +387,21 @@ def test_binding_beyond_loopback_needs_an_allow_list():
     assert not allowed("10.0.0.8") and not allowed("8.8.8.8") and not allowed("not-an-ip")
     with pytest.raises(ConfigError, match="allow\\[0\\]"):
         parse_server_config({"host": "0.0.0.0", "allow": ["nonsense"]})
+
+
+def test_two_workers_share_one_journal_and_run_each_job_once(serve):
+    from jbdiff.pipeline import Pipeline
+
+    srv, client = serve(loader=lambda device: Pipeline.tiny(device="cpu", seed=0), workers=["cpu", "cpu"])
+    assert [w.name for w in srv.workers] == ["w0", "w1"]
+    ids = []
+    for _ in range(4):
+        client.send("/jbdiff/generate", "seconds", 0.5, "steps", 3)
+        ids.append(client.expect("/jbdiff/job/accepted")[0])
+    done = [client.expect("/jbdiff/job/done", 60)[0] for _ in ids]
+    assert sorted(done) == sorted(ids)
+    workers = {srv.journal.get(i).worker for i in ids}
+    assert workers <= {"w0", "w1"} and all(srv.journal.get(i).attempts == 1 for i in ids)
+    status = client.request("/jbdiff/status")
+    kv = dict(zip(status[0::2], status[1::2], strict=True))
+    assert kv["workers"] == 2 and kv["worker.1"].startswith("cpu ready")

@@ -170,3 +170,22 @@ def test_paths_stay_inside_the_roots(tmp_path, roots):
 def test_spec_for_lists_allowed_names():
     with pytest.raises(BadRequest, match="allowed: seconds, bars"):
         spec_for("nope")
+
+
+def test_cli_flags_override_the_config_file(tmp_path):
+    import argparse
+
+    import yaml
+
+    from server.cli import add_arguments, config_from_args
+
+    cfg_file = tmp_path / "server.yaml"
+    cfg_file.write_text(yaml.safe_dump({"port": 9200, "model": "jbdiff-v1", "max_queue": 5}))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = config_from_args(parser.parse_args(["--config", str(cfg_file), "--tiny", "--device", "cpu",
+                                              "--reply-port", "9300", "--data-dir", str(tmp_path / "d")]))
+    assert (cfg.port, cfg.reply_port, cfg.model, cfg.workers, cfg.max_queue) == (9200, 9300, "tiny", ["cpu"], 5)
+    assert cfg.data_path == (tmp_path / "d").resolve() and cfg.drop_path == cfg.data_path / "drop"
+    bundled = config_from_args(parser.parse_args([]))               # configs/server.yaml: the defaults
+    assert (bundled.host, bundled.port, bundled.reply_port, bundled.max_queue) == ("127.0.0.1", 9130, 9131, 32)
