@@ -17,8 +17,9 @@ from server.config import ServerConfig
 
 logger = logging.getLogger(__name__)
 
-DOWNLOAD_HINT = ("fetch the published weights with `jbdiff download jbdiff-v1` (see `jbdiff download --list`), "
-                 "or start with `jbdiff serve --tiny` to try everything with tiny random-weight models")
+DOWNLOAD_HINT = ("the server keeps running without a model; get all the published weights with "
+                 "`jbdiff download jbdiff-v1` (see `jbdiff download --list`) and restart it, or try everything "
+                 "now with `jbdiff serve --tiny` (tiny random-weight models)")
 
 
 class Engine(Protocol):
