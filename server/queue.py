@@ -1,0 +1,256 @@
+"""The job queue: journal transitions plus wake-ups, cancel tokens and one event per transition.
+
+Events form a closed vocabulary (:class:`EventKind`); listeners (the OSC notifier, tests, later
+the hot folder) subscribe and receive them on the thread that made the transition.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.errors import JobFinished, JobNotFound, QueueFull, ShuttingDown
+from server.journal import JobRecord, JobState, Journal
+
+logger = logging.getLogger(__name__)
+
+
+class EventKind(enum.StrEnum):
+    """Everything that can happen to a job, as listeners see it."""
+
+    ACCEPTED = "accepted"
+    STARTED = "started"
+    PROGRESS = "progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    REQUEUED = "requeued"
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event: what happened, the job as it is now, and event-specific data."""
+
+    kind: EventKind
+    job: JobRecord
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = 0.0
+
+
+Listener = Callable[[JobEvent], None]
+
+
+class CancelToken(threading.Event):
+    """The ``cancel`` event handed to the engine, plus why it was set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = "cancelled"       # "cancelled" (a user asked) or "shutdown" (the server stops)
+
+    def trigger(self, reason: str) -> None:
+        if not self.is_set():
+            self.reason = reason
+        self.set()
+
+
+@dataclass
+class Claim:
+    """A job a worker holds: the record at claim time and its cancel token."""
+
+    job: JobRecord
+    token: CancelToken
+    worker: str
+
+
+def new_job_id() -> str:
+    """Short ids that start with a letter, so Max keeps them as symbols ("j3fa90c1d")."""
+    return "j" + secrets.token_hex(4)
+
+
+class JobQueue:
+    """Bounded, journaled FIFO shared by the OSC handlers (submit, cancel) and workers (claim)."""
+
+    def __init__(self, journal: Journal, *, max_queue: int = 32, max_attempts: int = 3,
+                 now: Callable[[], float] = time.time, new_id: Callable[[], str] = new_job_id) -> None:
+        self.journal = journal
+        self.max_queue = max_queue
+        self.max_attempts = max_attempts
+        self._now = now
+        self._new_id = new_id
+        self._cond = threading.Condition()
+        self._tokens: dict[str, CancelToken] = {}
+        self._listeners: list[Listener] = []
+        self._accepting = True
+        self._stopping = False
+
+    # ------------------------------------------------------------------ events
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, kind: EventKind, job: JobRecord, **data: Any) -> None:
+        event = JobEvent(kind, job, data, self._now())
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("job event listener failed on %s %s", kind.value, job.id)
+
+    # ------------------------------------------------------------------ producers
+
+    def submit(self, name: str, request: dict[str, Any], *, source: str = "osc",
+               reply_to: tuple[str, int] | None = None, tag: str | None = None) -> JobRecord:
+        """Journal a new queued job and wake a worker; QueueFull / ShuttingDown when it cannot."""
+        with self._cond:
+            if not self._accepting:
+                raise ShuttingDown("the server is shutting down and accepts no new jobs")
+            waiting = self.journal.count(JobState.QUEUED)
+            if waiting >= self.max_queue:
+                raise QueueFull(f"the queue is full ({waiting} jobs waiting, max_queue {self.max_queue}); "
+                                "cancel some or wait")
+            for _ in range(8):
+                try:
+                    job = self.journal.add(self._new_id(), name, request, source=source, reply_to=reply_to, tag=tag)
+                    break
+                except sqlite3.IntegrityError:
+                    continue
+            else:  # pragma: no cover - 8 collisions of 32-bit random ids
+                raise RuntimeError("could not allocate a job id")
+            self._cond.notify()
+        self.emit(EventKind.ACCEPTED, job)
+        return job
+
+    def cancel(self, job_id: str) -> JobState:
+        """Cancel a queued job now, or ask a running one to stop; returns the state it is in now."""
+        with self._cond:
+            job = self.journal.get(job_id)
+            if job is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            cancelled = None
+            if job.state == JobState.QUEUED:
+                cancelled = self.journal.transition(job_id, JobState.CANCELLED, expect=[JobState.QUEUED])
+            if cancelled is None:
+                job = self.journal.get(job_id) or job
+                if job.state != JobState.RUNNING:
+                    raise JobFinished(f"job {job_id} is already {job.state.value}")
+                self.journal.request_cancel(job_id)
+                token = self._tokens.get(job_id)
+                if token is not None:
+                    token.trigger("cancelled")
+                return JobState.RUNNING
+        self.emit(EventKind.CANCELLED, cancelled)
+        return JobState.CANCELLED
+
+    def cancel_all(self) -> int:
+        """Cancel every queued job and ask every running one to stop; returns how many were hit."""
+        jobs = self.journal.list([JobState.QUEUED, JobState.RUNNING])
+        count = 0
+        for job in jobs:
+            try:
+                self.cancel(job.id)
+                count += 1
+            except (JobFinished, JobNotFound):
+                continue
+        return count
+
+    # ------------------------------------------------------------------ workers
+
+    def claim(self, worker: str, timeout: float | None = None) -> Claim | None:
+        """Block until a job is available (or the queue stops / ``timeout`` passes); mark it running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._stopping:
+                job = self.journal.claim(worker)
+                if job is not None:
+                    token = CancelToken()
+                    self._tokens[job.id] = token
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            else:
+                return None
+        self.emit(EventKind.STARTED, job)
+        return Claim(job, token, worker)
+
+    def progress(self, claim: Claim, stage: str, fraction: float) -> None:
+        """Report progress (not journaled: it is only news)."""
+        self.emit(EventKind.PROGRESS, claim.job, stage=stage, fraction=fraction)
+
+    def finish(self, claim: Claim, state: JobState, **fields: Any) -> JobRecord | None:
+        """Record how a claimed job ended (done, failed, cancelled, interrupted): once, or never."""
+        with self._cond:
+            self._tokens.pop(claim.job.id, None)
+            job = self.journal.transition(claim.job.id, state, expect=[JobState.RUNNING], worker=claim.worker,
+                                          **fields)
+        if job is None:
+            logger.warning("job %s: not running for %s any more; %s not recorded", claim.job.id, claim.worker,
+                           state.value)
+            return None
+        kind = {JobState.DONE: EventKind.DONE, JobState.FAILED: EventKind.FAILED,
+                JobState.CANCELLED: EventKind.CANCELLED, JobState.INTERRUPTED: EventKind.INTERRUPTED}[state]
+        self.emit(kind, job)
+        return job
+
+    def running_tokens(self) -> dict[str, CancelToken]:
+        with self._cond:
+            return dict(self._tokens)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def recover(self, finished_output: Callable[[JobRecord], tuple[str, float] | None] | None = None) -> None:
+        """At startup: running rows are stale (their process is gone): interrupt and re-queue them.
+
+        A job whose complete result is already on disk is marked done instead of run again; one
+        interrupted ``max_attempts`` times fails (so a job that crashes the process cannot loop).
+        """
+        for job in self.journal.list([JobState.RUNNING]):
+            rec = self.journal.transition(job.id, JobState.INTERRUPTED, expect=[JobState.RUNNING])
+            if rec is not None:
+                self.emit(EventKind.INTERRUPTED, rec, reason="the server stopped while this job ran")
+        for job in self.journal.list([JobState.INTERRUPTED]):
+            found = finished_output(job) if finished_output is not None else None
+            if found is not None:
+                path, seconds = found
+                rec = self.journal.transition(job.id, JobState.DONE, expect=[JobState.INTERRUPTED],
+                                              result_path=path, seconds=seconds)
+                kind = EventKind.DONE
+            elif job.attempts >= self.max_attempts:
+                rec = self.journal.transition(
+                    job.id, JobState.FAILED, expect=[JobState.INTERRUPTED],
+                    error=f"interrupted {job.attempts} times (the server stopped or crashed during this job)")
+                kind = EventKind.FAILED
+            else:
+                rec = self.journal.transition(job.id, JobState.QUEUED, expect=[JobState.INTERRUPTED])
+                kind = EventKind.REQUEUED
+            if rec is not None:
+                self.emit(kind, rec)
+        with self._cond:
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop accepting new jobs (queued ones stay journaled for the next start)."""
+        with self._cond:
+            self._accepting = False
+
+    def stop(self) -> None:
+        """Wake every waiting worker and make ``claim`` return None from now on."""
+        with self._cond:
+            self._accepting = False
+            self._stopping = True
+            self._cond.notify_all()
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
