@@ -32,7 +32,7 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("sample", "jbdiff.commands.sample", "generate audio from the command line",
             "Generate music with Jukebox Diffusion: levels 2-1-0 and the Dance Diffusion stereo stage."),
-    Command("serve", "jbdiff.commands.pending", "run the OSC/MIDI server for the DAW",
+    Command("serve", "server.cli", "run the OSC/MIDI server for the DAW",
             "Long-running server: OSC and MIDI in, a crash-safe job queue, stereo WAVs out."),
     Command("train", "jbdiff.commands.pending", "train a level model on your own music",
             "Train a Jukebox Diffusion level U-Net (2, 1 or 0) on a folder of audio files."),
