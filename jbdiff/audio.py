@@ -6,10 +6,8 @@ Functions are pure except ``read_audio``/``load_audio``/``save_wav``, which touc
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from jbdiff.atomic import atomic_open
 from jbdiff.errors import (
     AudioDecodeError,
     AudioError,
@@ -158,30 +157,9 @@ def save_wav(
     data = np.ascontiguousarray(audio.T, dtype=np.float32)
     if subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, data, sr, subtype=subtype, format="WAV")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, p)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(p.parent)
+    with atomic_open(p, "wb") as fh:
+        sf.write(fh, data, sr, subtype=subtype, format="WAV")
     return p
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist the rename itself, so a power cut cannot bring back the old name."""
-    with contextlib.suppress(OSError):
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def fade_curves(n: int, style: XfadeStyle = "constant-power") -> tuple[np.ndarray, np.ndarray]:

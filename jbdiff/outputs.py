@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from jbdiff.atomic import atomic_open, write_json_atomic
 from jbdiff.audio import save_wav
 
 logger = logging.getLogger(__name__)
@@ -60,15 +60,11 @@ def save_spectrogram_png(path: Path, audio: np.ndarray, sr: int, title: str) -> 
     ax.set_title(title)
     fig.colorbar(mesh, ax=ax, format="%+2.0f dB")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -98,7 +94,7 @@ def write_outputs(result: Any, save_dir: str | os.PathLike, project_name: str | 
                 files[f"level_{level}_png"] = f"level_{level}.png"
         meta = dict(result.metadata)
         meta["files"] = files
-        (tmp / "generation.json").write_text(json.dumps(meta, indent=2, default=str))
+        write_json_atomic(tmp / "generation.json", meta, default=str)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

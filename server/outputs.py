@@ -6,17 +6,15 @@ names the job and its WAV is readable, so recovery after a crash never trusts a 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import soundfile as sf
 
 from jbdiff import __version__
+from jbdiff.atomic import write_json_atomic
 from jbdiff.audio import save_wav
 from server.journal import JobRecord
 
@@ -43,22 +41,9 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_plain(data), fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+def write_sidecar_json(path: Path, data: Any) -> Path:
+    """The sidecar, atomically, with stable key order (diffs between jobs stay readable)."""
+    return write_json_atomic(path, _plain(data), sort_keys=True, default=str)
 
 
 def write_result(output_dir: Path, job: JobRecord, result: Any, timings: dict[str, float]) -> tuple[Path, float]:
@@ -67,7 +52,7 @@ def write_result(output_dir: Path, job: JobRecord, result: Any, timings: dict[st
     save_wav(wav, result.audio, result.sample_rate)
     seconds = result.audio.shape[-1] / float(result.sample_rate)
     request = result.request.to_dict() if hasattr(result.request, "to_dict") else dict(result.request)
-    write_json_atomic(sidecar, {
+    write_sidecar_json(sidecar, {
         "job_id": job.id,
         "name": job.name,
         "wav": str(wav.resolve()),

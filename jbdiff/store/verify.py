@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
+
+from jbdiff.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,7 @@ def write_sidecar(path: Path, digest: str) -> None:
     side = sidecar_path(path)
     try:
         size, mtime_ns = _stamp(path)
-        tmp = side.with_name(side.name + ".tmp")
-        tmp.write_text(
-            json.dumps({"sha256": digest, "size": size, "mtime_ns": mtime_ns}) + "\n",
-            encoding="utf-8",
-        )
-        os.replace(tmp, side)
+        write_json_atomic(side, {"sha256": digest, "size": size, "mtime_ns": mtime_ns}, indent=None)
     except OSError as exc:
         log.warning("could not write checksum cache %s: %s", side, exc)
 
