@@ -27,6 +27,47 @@ def make_generator(seed: int) -> torch.Generator:
     return gen
 
 
+class NoiseStream:
+    """Window noise drawn one window at a time, so a step size may change between windows
+    (live parameter changes reach windows not yet started). Same seed and same step sizes give
+    the same noise whether drawn here or through :func:`window_noise`."""
+
+    def __init__(self, style: str, shape: Sequence[int], generator: torch.Generator) -> None:
+        if style not in NOISE_STYLES:
+            raise ConfigError(f"noise_style: {style!r} is not allowed (allowed: {', '.join(NOISE_STYLES)})")
+        self.style = style
+        self.shape = tuple(int(s) for s in shape)
+        self.generator = generator
+        self.home: torch.Tensor | None = None
+        self.walked: torch.Tensor | None = None
+        self.walk_var = 1.0
+        self.index = 0
+
+    def next(self, step_size: float) -> torch.Tensor:
+        """The next window's noise (unit variance), moved from home by ``step_size``."""
+        if not 0.0 <= step_size <= 1.0:
+            raise ConfigError(f"noise_step_size: {step_size} is out of range (allowed: 0.0 .. 1.0)")
+        self.index += 1
+        if self.style == "random":
+            return torch.randn(self.shape, generator=self.generator)
+        if self.home is None:
+            self.home = torch.randn(self.shape, generator=self.generator)
+            self.walked = self.home.clone()
+            return self.home.clone()
+        if self.style == "constant":
+            return self.home.clone()
+        step = torch.randn(self.shape, generator=self.generator)
+        if self.style == "region":
+            return math.sqrt(1.0 - step_size**2) * self.home + step_size * step
+        self.walked += step_size * step
+        self.walk_var += step_size**2
+        return self.walked / math.sqrt(self.walk_var)
+
+    def take(self, count: int, step_size: float) -> torch.Tensor:
+        """``count`` windows stacked as ``[count, *shape]``."""
+        return torch.stack([self.next(step_size) for _ in range(count)])
+
+
 def window_noise(
     style: str,
     num_windows: int,
@@ -35,27 +76,6 @@ def window_noise(
     generator: torch.Generator,
 ) -> torch.Tensor:
     """Noise for ``num_windows`` consecutive windows, shaped ``[num_windows, *shape]`` (float32, CPU)."""
-    if style not in NOISE_STYLES:
-        raise ConfigError(f"noise_style: {style!r} is not allowed (allowed: {', '.join(NOISE_STYLES)})")
-    if not 0.0 <= step_size <= 1.0:
-        raise ConfigError(f"noise_step_size: {step_size} is out of range (allowed: 0.0 .. 1.0)")
     if num_windows < 1:
         raise ConfigError(f"num_windows: {num_windows} must be >= 1")
-    shape = tuple(int(s) for s in shape)
-    if style == "random":
-        return torch.randn((num_windows, *shape), generator=generator)
-    home = torch.randn(shape, generator=generator)
-    if style == "constant":
-        return home.expand(num_windows, *shape).clone()
-    steps = torch.randn((num_windows - 1, *shape), generator=generator)
-    out = torch.empty((num_windows, *shape))
-    out[0] = home
-    if style == "region":
-        keep = math.sqrt(1.0 - step_size**2)
-        out[1:] = keep * home + step_size * steps
-        return out
-    walked = home.clone()
-    for k in range(1, num_windows):
-        walked += step_size * steps[k - 1]
-        out[k] = walked / math.sqrt(1.0 + k * step_size**2)
-    return out
+    return NoiseStream(style, shape, generator).take(num_windows, step_size)

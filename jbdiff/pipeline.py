@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -34,13 +34,19 @@ from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
 from jbdiff.config import ModelConfig, SamplingConfig, to_dict
 from jbdiff.errors import CancelledError, ConfigError
 from jbdiff.models import LoadedModels
-from jbdiff.noise import make_generator, window_noise
+from jbdiff.noise import NoiseStream, make_generator
 from jbdiff.request import GenerationRequest
 from jbdiff.windows import GenerationPlan, LevelPlan, plan_dance_windows, plan_generation
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, "int | None", int, int], None]
+
+
+class LiveValues(Protocol):
+    """Values a caller may change while a generation runs (the server's live parameters)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 @dataclass
@@ -127,17 +133,22 @@ class Pipeline:
     # ------------------------------------------------------------------ generation
 
     def generate(self, request: GenerationRequest, *, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None) -> GenerationResult:
-        """Run one request end to end; raises CancelledError if ``cancel`` is set meanwhile."""
+                 cancel: threading.Event | None = None, live: LiveValues | None = None) -> GenerationResult:
+        """Run one request end to end; raises CancelledError if ``cancel`` is set meanwhile.
+
+        ``live`` (anything with ``.get(key, default)``) is re-read while rendering: the guidance
+        scale (``embedding_strength``: {level: scale}) at every step, and ``noise_step_size`` /
+        ``dd_noise_step_size`` before noise is drawn for windows not yet started.
+        """
         with self._lock, torch.inference_mode():
-            return _Run(self, request, progress, cancel).run()
+            return _Run(self, request, progress, cancel, live).run()
 
 
 class _Run:
     """State of one generation (kept off the Pipeline so a pipeline can be reused)."""
 
     def __init__(self, pipe: Pipeline, request: GenerationRequest, progress: ProgressFn | None,
-                 cancel: threading.Event | None) -> None:
+                 cancel: threading.Event | None, live: LiveValues | None = None) -> None:
         self.pipe = pipe
         self.models = pipe.models
         self.device = pipe.device
@@ -145,6 +156,7 @@ class _Run:
         self.req = request.validate().with_seeds()
         self.progress = progress or (lambda *a: None)
         self.cancel = cancel
+        self.live = live
         self.timings: dict[str, float] = {}
         self.model_cfg = self.models.model_cfg
         self.sampling_cfg = self.models.sampling_cfg
@@ -177,9 +189,24 @@ class _Run:
         return steps
 
     def embedding_strength(self, level: int) -> float:
+        """The guidance scale now: a live value if one is set, else the request's, else the config's."""
+        if self.live is not None:
+            live = self.live.get("embedding_strength") or {}
+            for key in (level, str(level)):
+                if key in live:
+                    return float(live[key])
         if level in self.req.embedding_strength:
             return self.req.embedding_strength[level]
         return self.sampling_cfg.level(level).embedding_strength
+
+    def step_size(self, name: str) -> float:
+        """``noise_step_size`` or ``dd_noise_step_size``, live if set (checked to 0..1)."""
+        value = getattr(self.req, name)
+        if self.live is not None:
+            value = self.live.get(name, value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name}: {value!r} is out of range (allowed: 0.0 .. 1.0)")
+        return float(value)
 
     # -- the run
 
@@ -272,8 +299,7 @@ class _Run:
         """Denoise the first level from seeded noise (or the init audio) and decode it."""
         req = self.req
         channels = self.models.latent_channels
-        noise = window_noise(req.noise_style, lp.num_windows, (channels, lp.window_tokens),
-                             req.noise_step_size, make_generator(req.noise_seed)).to(self.device)
+        stream = NoiseStream(req.noise_style, (channels, lp.window_tokens), make_generator(req.noise_seed))
         init_lat = None
         strength = 0.0
         if init is not None:
@@ -283,6 +309,7 @@ class _Run:
         steps = self.num_steps(lp.level)
         starts = [k * lp.window_samples for k in range(lp.num_windows)]
         if not req.update_lowest_context:
+            noise = stream.take(lp.num_windows, self.step_size("noise_step_size")).to(self.device)
             ctx = self.contexts_for(lp, None, [0]).expand(lp.num_windows, -1, -1)
             lat = self.sample_level(lp.level, noise, init_lat, strength, ctx, steps, sequential_total=1, index=0)
             return self.decode(lp.level, self.from_windows(lat))
@@ -291,7 +318,8 @@ class _Run:
         windows = []
         for k, start in enumerate(starts):
             ctx = self.contexts_for(lp, rendered, [start])
-            lat = self.sample_level(lp.level, noise[k:k + 1], None if init_lat is None else init_lat[k:k + 1],
+            noise = stream.next(self.step_size("noise_step_size"))[None].to(self.device)
+            lat = self.sample_level(lp.level, noise, None if init_lat is None else init_lat[k:k + 1],
                                     strength, ctx, steps, sequential_total=lp.num_windows, index=k)
             windows.append(lat)
             if k + 1 < len(starts):
@@ -326,19 +354,25 @@ class _Run:
         from jbdiff.samplers import get_sigmas_linear, sample_v
 
         unet = self.models.unets[level]
-        scale = self.embedding_strength(level)
         sigmas = get_sigmas_linear(steps, device=self.device)
         batch = max(1, self.opts.level_batch)
         chunks = range(0, noise.shape[0], batch)
         n_chunks = len(chunks)
         outs = []
-        net = self.pipe.network_call(
-            f"level{level}", lambda x, s, e: unet(x, s, embedding=e, embedding_scale=scale), key=scale)
+        single = self.pipe.network_call(
+            f"level{level}", lambda x, s, e: unet(x, s, embedding=e), key="single")
+        guided = getattr(unet, "null_embedding", None) is not None
+        pair = self.pipe.network_call(
+            f"level{level}", lambda x, s, e: unet.guidance_branches(x, s, e), key="pair") if guided else None
         for ci, c0 in enumerate(chunks):
             emb = ctx[c0:c0 + batch].contiguous()
 
             def model_fn(x: torch.Tensor, sigma: torch.Tensor, emb: torch.Tensor = emb) -> torch.Tensor:
-                return net(x, sigma, emb).float()
+                scale = self.embedding_strength(level)  # re-read every step: live guidance
+                if pair is None or scale == 1.0:
+                    return single(x, sigma, emb).float()
+                cond, uncond = pair(x, sigma, emb).float().chunk(2)
+                return uncond + (cond - uncond) * scale
 
             def callback(step: int, total: int, _x: torch.Tensor, ci: int = ci) -> None:
                 # ``total`` is the walked part of the schedule (fewer steps when starting from an init).
@@ -364,8 +398,7 @@ class _Run:
         padded = torch.zeros(win.padded_samples, device=mono.device, dtype=torch.float32)
         padded[:total] = mono.float()
         chunks = torch.stack([padded[s:s + win.length] for s in win.starts])[:, None]  # [n, 1, L]
-        noise = window_noise(self.req.dd_noise_style, len(win.starts), (2, win.length),
-                             self.req.dd_noise_step_size, make_generator(self.req.dd_noise_seed))
+        stream = NoiseStream(self.req.dd_noise_style, (2, win.length), make_generator(self.req.dd_noise_seed))
         steps = self.num_steps("dd")
         batch = max(1, self.opts.dd_batch)
         starts = range(0, chunks.shape[0], batch)
@@ -376,7 +409,9 @@ class _Run:
                 n = int(info["n"])  # model calls after the init-strength cut of the schedule
                 self.progress("dd", None, bi * n + int(info["i"]) + 1, n * len(starts))
 
-            out = dd_refine(net, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
+            part = chunks[b0:b0 + batch]
+            noise = stream.take(part.shape[0], self.step_size("dd_noise_step_size")).to(self.device)
+            out = dd_refine(net, part, noise, steps=steps,
                             init_strength=cfg.init_strength, callback=callback, should_cancel=self.should_cancel)
             outs.append(out.float())
         stereo = torch.cat(outs).cpu().numpy()

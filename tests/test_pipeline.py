@@ -224,3 +224,46 @@ def test_zero_length_init(pipe: Pipeline, tmp_path: Path) -> None:
     sf.write(str(empty), np.zeros((0, 1), np.float32), SAMPLE_RATE)
     with pytest.raises(AudioTooShort):
         pipe.generate(req(init_audio=str(empty)))
+
+
+class Live(dict):
+    """A live-value store like the server's: plain dict get()."""
+
+
+def test_live_guidance_reaches_the_running_generation(pipe: Pipeline) -> None:
+    base = dict(levels="2", use_dd=False, num_steps={2: 6}, embedding_strength={2: 2.0})
+    fixed = pipe.generate(req(**base))
+    same = pipe.generate(req(**base), live=Live(embedding_strength={2: 2.0}))
+    assert np.array_equal(fixed.audio, same.audio)
+    live = Live(embedding_strength={2: 2.0})
+    seen = []
+
+    def progress(stage, level, step, total):
+        seen.append(step)
+        if stage == "level" and step == 3:
+            live["embedding_strength"] = {2: 6.0}
+
+    changed = pipe.generate(req(**base), progress=progress, live=live)
+    assert not np.array_equal(fixed.audio, changed.audio)
+    # Setting 6.0 from the start differs again: the change took effect part-way through.
+    from_start = pipe.generate(req(**{**base, "embedding_strength": {2: 6.0}}))
+    assert not np.array_equal(from_start.audio, changed.audio)
+
+
+def test_live_dd_noise_step_applies_to_windows_not_yet_started(pipe: Pipeline) -> None:
+    pipe.options.dd_window, pipe.options.dd_batch = 4096, 2
+    try:
+        base = dict(levels="2", seconds_length=0.6, dd_noise_style="walk", dd_noise_step_size=0.1)
+        fixed = pipe.generate(req(**base))
+        live = Live(dd_noise_step_size=0.1)
+
+        def progress(stage, level, step, total):
+            if stage == "dd":
+                live["dd_noise_step_size"] = 0.9
+
+        changed = pipe.generate(req(**base), progress=progress, live=live)
+    finally:
+        pipe.options.dd_window, pipe.options.dd_batch = 65536, 4
+    n = 4096 - 256  # the first batch of two windows is untouched up to its second window's start
+    assert np.array_equal(fixed.audio[:, :n], changed.audio[:, :n])
+    assert not np.array_equal(fixed.audio, changed.audio)

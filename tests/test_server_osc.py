@@ -173,7 +173,7 @@ def test_params_set_get_list_and_presets(serve):
     params = client.request("/jbdiff/params")
     table = {params[i]: (params[i + 1], params[i + 2]) for i in range(0, len(params), 3)}
     assert table["seconds"] == (0.25, "next") and table["levels"] == ("21", "next")
-    assert table["embedding_strength"] == ("default", "next")     # the stand-in has no live hook
+    assert table["embedding_strength"] == ("default", "running")  # the real pipeline reads it live
     names = client.request("/jbdiff/param/list")
     assert names[:2] == ["seconds", "bars"] and "steps_dd" in names
     client.send("/jbdiff/generate", "steps", 2)                   # the job takes the live values

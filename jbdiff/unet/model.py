@@ -137,11 +137,28 @@ class LevelUNet(nn.Module):
             embedding = _mask_embedding(embedding, null_context, embedding_mask_proba, generator)
         if embedding_scale == 1.0:
             return self._run(x, sigmas, embedding)
-        both = self._run(
+        cond, uncond = self._branches(x, sigmas, embedding, null_context).chunk(2)
+        return uncond + (cond - uncond) * embedding_scale
+
+    def guidance_branches(self, x: Tensor, sigmas: Tensor, embedding: Tensor) -> Tensor:
+        """Conditional and null-context predictions as one batch [2B, C, T] (conditional first).
+
+        Lets a caller mix them with a guidance scale that may change between sampler steps
+        (a live control) while the network call itself keeps fixed shapes for graph replay.
+        """
+        b = self._check_x(x)
+        sigmas = self._check_sigmas(sigmas, b, x.device)
+        null = self.null_embedding
+        if null is None:
+            raise ConfigError("guidance needs a U-Net built with use_embedding_cfg: true")
+        embedding = self._prepare_embedding(embedding, b)
+        null_context = null.weight[: embedding.shape[1]].to(embedding.dtype)
+        return self._branches(x, sigmas, embedding, null_context.unsqueeze(0).expand_as(embedding))
+
+    def _branches(self, x: Tensor, sigmas: Tensor, embedding: Tensor, null_context: Tensor) -> Tensor:
+        return self._run(
             torch.cat((x, x)), torch.cat((sigmas, sigmas)), torch.cat((embedding, null_context))
         )
-        cond, uncond = both.chunk(2)
-        return uncond + (cond - uncond) * embedding_scale
 
     def _run(self, x: Tensor, sigmas: Tensor, embedding: Tensor | None) -> Tensor:
         features = self.time_features(sigmas)
