@@ -1,0 +1,194 @@
+"""DanceUNet: parity with sample-generator's DiffusionAttnUnet1D via committed fixtures, shapes, blocks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.nn import functional as F
+
+from jbdiff.dance import TINY_DANCE, DanceInputError, DanceShape, DanceUNet
+from jbdiff.dance.blocks import (
+    CUBIC_TAPS,
+    Downsample1d,
+    GroupNorm1,
+    SelfAttention1d,
+    Upsample1d,
+)
+from jbdiff.errors import ConfigError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dance"
+REL_TOL = 1e-5
+
+
+def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+def fixture_weights(prefix: str) -> dict[str, torch.Tensor]:
+    weights = load_file(FIXTURES / "weights.safetensors")
+    return {k[len(prefix) :]: v.float() for k, v in weights.items() if k.startswith(prefix)}
+
+
+@pytest.fixture(scope="module")
+def io() -> dict[str, torch.Tensor]:
+    return load_file(FIXTURES / "io.safetensors")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> DanceUNet:
+    meta = json.loads((FIXTURES / "meta.json").read_text())
+    assert DanceShape(**meta["unet_shape"]) == TINY_DANCE
+    model = DanceUNet.from_shape(TINY_DANCE).eval()
+    model.load_state_dict(fixture_weights("unet."), strict=True)
+    return model
+
+
+@pytest.mark.parametrize("case", ["fwd", "fwd48"])
+def test_forward_matches_reference_fixture(tiny: DanceUNet, io: dict, case: str) -> None:
+    with torch.no_grad():
+        v = tiny(io[f"{case}_x"], io[f"{case}_t"])
+    assert v.shape == io[f"{case}_v"].shape
+    assert rel_error(v, io[f"{case}_v"]) < REL_TOL
+
+
+def test_two_head_attention_matches_reference_fixture(io: dict) -> None:
+    attn = SelfAttention1d(64, 2).eval()
+    attn.load_state_dict(fixture_weights("attn2."), strict=True)
+    with torch.no_grad():
+        y = attn(io["attn_x"])
+    assert rel_error(y, io["attn_y"]) < REL_TOL
+
+
+def test_state_dict_layout_matches_reference_fixture(tiny: DanceUNet) -> None:
+    ours = {k: tuple(v.shape) for k, v in tiny.state_dict().items()}
+    ref = {k: tuple(v.shape) for k, v in fixture_weights("unet.").items()}
+    assert ours == ref
+
+
+def test_resampling_kernels_are_buffers_with_cubic_taps(tiny: DanceUNet) -> None:
+    buffers = dict(tiny.named_buffers())
+    downs = [v for k, v in buffers.items() if k.endswith("main.0.kernel")]
+    ups = [v for k, v in buffers.items() if k.endswith("main.14.kernel")]
+    assert len(downs) == len(ups) == TINY_DANCE.depth - 1
+    taps = torch.tensor(CUBIC_TAPS)
+    assert all(torch.equal(d, taps) for d in downs)
+    assert all(torch.equal(u, taps * 2) for u in ups)
+    assert abs(sum(CUBIC_TAPS) - 1.0) < 1e-12  # unity DC gain
+
+
+def dense_diag_weight(kernel: torch.Tensor, channels: int) -> torch.Tensor:
+    """The reference's resampling weight: the kernel on the channel diagonal, zeros elsewhere."""
+    weight = torch.zeros(channels, channels, kernel.shape[0])
+    weight[torch.arange(channels), torch.arange(channels)] = kernel
+    return weight
+
+
+def test_depthwise_downsample_equals_dense_diagonal_conv() -> None:
+    x = torch.randn(2, 5, 40)
+    down = Downsample1d()
+    dense = F.conv1d(F.pad(x, (3, 3), mode="reflect"), dense_diag_weight(down.kernel, 5), stride=2)
+    assert torch.allclose(down(x), dense, atol=1e-6)
+
+
+def test_depthwise_upsample_equals_dense_diagonal_transposed_conv() -> None:
+    x = torch.randn(2, 5, 20)
+    up = Upsample1d()
+    padded = F.pad(x, (2, 2), mode="reflect")
+    dense = F.conv_transpose1d(padded, dense_diag_weight(up.kernel, 5), stride=2, padding=7)
+    assert up(x).shape == (2, 5, 40)
+    assert torch.allclose(up(x), dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("offset", [0.0, 5.0])
+def test_groupnorm1_matches_torch_groupnorm(offset: float) -> None:
+    gen = torch.Generator().manual_seed(0)
+    ref = nn.GroupNorm(1, 12)
+    ours = GroupNorm1(12)
+    with torch.no_grad():
+        ref.weight.copy_(torch.randn(12, generator=gen))
+        ref.bias.copy_(torch.randn(12, generator=gen))
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 12, 300, generator=gen) * 3 + offset
+    assert rel_error(ours(x), ref(x)) < 1e-6
+
+
+def test_groupnorm1_keeps_bf16_and_normalises_in_fp32() -> None:
+    x = (torch.randn(2, 8, 256) + 3).bfloat16()
+    y = GroupNorm1(8)(x)
+    assert y.dtype == torch.bfloat16
+    expected = nn.GroupNorm(1, 8)(x.float())
+    assert (y.float() - expected).abs().max() < 0.02  # one bf16 rounding of values ~ +-3
+
+
+def test_bf16_autocast_forward_stays_close_to_fp32(tiny: DanceUNet, io: dict) -> None:
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        v = tiny(io["fwd_x"], io["fwd_t"])
+    assert v.dtype == torch.bfloat16
+    assert rel_error(v.float(), io["fwd_v"]) < 0.05
+
+
+def test_length_rules() -> None:
+    model = DanceUNet.from_shape(TINY_DANCE)
+    assert model.length_multiple == 2 ** (TINY_DANCE.depth - 1) == 16
+    assert model.min_length == 48
+    assert [model.valid_length(n) for n in (1, 48, 49, 64, 65)] == [48, 48, 64, 64, 80]
+    full = DanceShape()
+    assert (full.length_multiple, full.min_length, full.valid_length(65536)) == (8192, 24576, 65536)
+
+
+@pytest.mark.parametrize("length", [32, 56, 63])
+def test_rejects_unaccepted_lengths_naming_the_fix(length: int) -> None:
+    model = DanceUNet.from_shape(TINY_DANCE)
+    with pytest.raises(DanceInputError, match=f"pad to {model.valid_length(length)}"):
+        model(torch.zeros(1, 2, length), torch.zeros(1))
+
+
+def test_rejects_wrong_channels_and_t_shape() -> None:
+    model = DanceUNet.from_shape(TINY_DANCE)
+    with pytest.raises(DanceInputError, match="batch, 2, samples"):
+        model(torch.zeros(1, 1, 64), torch.zeros(1))
+    with pytest.raises(DanceInputError, match="t must be"):
+        model(torch.zeros(2, 2, 64), torch.zeros(3))
+
+
+def test_scalar_t_broadcasts_over_batch(tiny: DanceUNet, io: dict) -> None:
+    x = io["fwd_x"]
+    with torch.no_grad():
+        assert torch.allclose(tiny(x, torch.tensor(0.3)), tiny(x, torch.full((2,), 0.3)))
+
+
+def test_default_shape_is_the_published_model() -> None:
+    shape = DanceShape()
+    assert (shape.io_channels, shape.depth, shape.n_attn_layers) == (2, 14, 4)
+    assert shape.c_mults == [128, 128, 256, 256] + [512] * 10
+    assert shape.attention_levels() == [9, 10, 11, 12, 13, 14]
+    shape.validate()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"depth": 1}, "depth"),
+        ({"io_channels": 0}, "io_channels"),
+        ({"n_attn_layers": -1}, "n_attn_layers"),
+        ({"c_mults": [8, 32, 32]}, "c_mults"),
+        ({"c_mults": [8, 16, 32, 32, 32]}, r"c_mults\[1\]"),
+        ({"c_mults": [8, 32, 32, 32, 100]}, r"c_mults\[4\]"),
+        ({"depth": 2.5}, "depth"),
+    ],
+)
+def test_validate_names_the_bad_field(change: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=f"DanceShape.{field}"):
+        replace(TINY_DANCE, **change).validate()
+
+
+def test_reference_initialisation_halves_net_weights() -> None:
+    model = DanceUNet.from_shape(TINY_DANCE)
+    norm = model.net[0].main[1]
+    assert torch.equal(norm.weight, torch.full_like(norm.weight, 0.5))
