@@ -69,7 +69,7 @@ def build_dance(cfg: DanceModelConfig) -> nn.Module:
 
     shape = DanceShape(**dataclasses.asdict(cfg))
     shape.validate()
-    return DanceUNet(shape)
+    return DanceUNet.from_shape(shape)
 
 
 @dataclass
@@ -99,7 +99,7 @@ class LoadedModels:
 
     @property
     def latent_channels(self) -> int:
-        return int(self.vqvae.shape.emb_width)
+        return int(self.vqvae.emb_width)
 
     def encode(self, level: int, audio: torch.Tensor) -> torch.Tensor:
         """Mono audio [B, T] -> codebook-normalised quantised latents [B, C, T/hop]."""
