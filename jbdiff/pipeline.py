@@ -324,7 +324,7 @@ class _Run:
             done = (index * n_chunks + ci) * steps
 
             def callback(step: int, _total: int, _x: torch.Tensor, done: int = done) -> None:
-                self.progress("level", level, done + step + 1, total)
+                self.progress("level", level, done + step, total)
 
             outs.append(sample_v(model_fn, noise[c0:c0 + batch], sigmas,
                                  init=None if init is None else init[c0:c0 + batch], init_strength=strength,
@@ -352,8 +352,8 @@ class _Run:
         total_steps = steps * len(starts)
         outs = []
         for bi, b0 in enumerate(starts):
-            def callback(step: int, _total: int, _x: torch.Tensor, done: int = bi * steps) -> None:
-                self.progress("dd", None, done + step + 1, total_steps)
+            def callback(info: dict, done: int = bi * steps) -> None:
+                self.progress("dd", None, done + int(info["i"]) + 1, total_steps)
 
             with self.autocast():
                 out = dd_refine(model, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,
