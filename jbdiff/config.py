@@ -85,6 +85,8 @@ class LevelModelConfig:
     embedding_max_length: int | None = field(default=None, metadata=rng(1, 1 << 20))
     resnet_dilation_factor: int = field(default=3, metadata=rng(1, 16))
     resnet_dropout_rate: float = field(default=0.0, metadata=rng(0.0, 0.99))
+    # Not in the seed's YAML (its UNetV0 default); small models shrink it.
+    modulation_features: int = field(default=1024, metadata=rng(1, 1 << 16))
 
     def validate(self, path: str) -> None:
         """Cross-field checks the per-field ranges cannot express."""

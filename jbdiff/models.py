@@ -136,7 +136,24 @@ def tiny_models(seed: int = 0) -> LoadedModels:
         init_codebooks(vqvae, torch.Generator().manual_seed(seed))
         unets = {lvl: build_unet(c, cfg.model.embedding_max_length(lvl)) for lvl, c in cfg.model.diffusion.items()}
         dance = build_dance(cfg.model.dd)
+        gen = torch.Generator().manual_seed(seed + 1)
+        for net in (*unets.values(), dance):
+            he_normal_(net, gen)
     return LoadedModels(vqvae, unets, dance, cfg.model, cfg.sampling, name="tiny", hashes={"tiny": f"seed={seed}"})
+
+
+def he_normal_(net: nn.Module, generator: torch.Generator) -> None:
+    """Redraw every weight matrix He-normal so untrained nets give varied outputs.
+
+    With the modules' default init the untrained v-prediction is almost exactly its input, so the
+    predicted clean latents are ~0 and every generation decodes to one code; random weights that
+    depend on noise and context let the tiny model exercise (and test) every path.
+    """
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.dim() > 1:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
 
 
 def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
