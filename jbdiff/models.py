@@ -157,10 +157,20 @@ def he_normal_(net: nn.Module, generator: torch.Generator) -> None:
 
 
 def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
-    """Random-weight VQ-VAEs need a non-degenerate codebook (Jukebox fills it from data)."""
-    for block in vqvae.bottleneck.level_blocks:
-        k = block.k
-        k.copy_(torch.randn(k.shape, generator=generator) * 0.5)
+    """Fill each codebook with encoder outputs of random audio, as Jukebox seeds it from data.
+
+    A codebook unrelated to the encoder's output scale maps every frame to one code, which would
+    make context and init audio invisible to an untrained model.
+    """
+    levels = len(vqvae.hop_lengths)
+    audio = torch.randn(1, 44100, generator=generator) * 0.3
+    with torch.no_grad():
+        latents = vqvae.encode(audio[:, None, :] if audio.dim() == 2 else audio)
+        for level in range(levels):
+            frames = latents[level][0].transpose(0, 1)  # [T, C]
+            k = vqvae.bottleneck.level_blocks[level].k
+            pick = torch.randint(0, frames.shape[0], (k.shape[0],), generator=generator)
+            k.copy_(frames[pick] + 1e-3 * torch.randn(k.shape, generator=generator))
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
