@@ -133,6 +133,7 @@ def tiny_models(seed: int = 0) -> LoadedModels:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vqvae = build_vqvae(cfg.model.vqvae)
+        he_normal_(vqvae, torch.Generator().manual_seed(seed + 2))
         init_codebooks(vqvae, torch.Generator().manual_seed(seed))
         unets = {lvl: build_unet(c, cfg.model.embedding_max_length(lvl)) for lvl, c in cfg.model.diffusion.items()}
         dance = build_dance(cfg.model.dd)
