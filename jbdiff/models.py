@@ -172,6 +172,13 @@ def init_codebooks(vqvae: nn.Module, generator: torch.Generator) -> None:
             k = vqvae.bottleneck.level_blocks[level].k
             pick = torch.randint(0, frames.shape[0], (k.shape[0],), generator=generator)
             k.copy_(frames[pick] + 1e-3 * torch.randn(k.shape, generator=generator))
+        # He-normal decoders amplify; scale each output layer so decoded audio sits near 0.1 rms.
+        for level in range(levels):
+            codes = torch.randint(0, vqvae.bottleneck.level_blocks[level].k.shape[0], (1, 64), generator=generator)
+            rms = float(vqvae.decode(level, vqvae.codes_to_latents(level, codes)).std())
+            out = vqvae.decoders[level].out
+            out.weight.mul_(0.1 / max(rms, 1e-8))
+            out.bias.mul_(0.1 / max(rms, 1e-8))
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
