@@ -192,7 +192,7 @@ def test_write_outputs_layout_and_generation_json(pipe: Pipeline, tmp_path: Path
     assert meta["request"]["noise_seed"] == 1 and meta["request"]["dd_noise_seed"] == 2
     assert {"level2", "level1", "level0", "dd", "total"} <= meta["timings"].keys()
     again = write_outputs(res, tmp_path, "song")
-    assert again.name == "song_00000001_00000002_0001"
+    assert again.name == "song_00000001_00000002_0000"  # the seed numbers repeats from 0000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
