@@ -271,13 +271,16 @@ class _Run:
             return self.decode(lp.level, self.from_windows(lat))
         # Sliding context: each window is conditioned on the music generated before it.
         rendered: torch.Tensor | None = None
+        windows = []
         for k, start in enumerate(starts):
             ctx = self.contexts_for(lp, rendered, [start])
             lat = self.sample_level(lp.level, noise[k:k + 1], None if init_lat is None else init_lat[k:k + 1],
                                     strength, ctx, steps, sequential_total=lp.num_windows, index=k)
-            audio = self.decode(lp.level, lat[0])
-            rendered = audio if rendered is None else torch.cat([rendered, audio])
-        return rendered
+            windows.append(lat)
+            if k + 1 < len(starts):
+                rendered = self.decode(lp.level, self.from_windows(torch.cat(windows)))
+        # The result is decoded in one piece, like the batched path, so both agree on window edges.
+        return self.decode(lp.level, self.from_windows(torch.cat(windows)))
 
     def refine_level(self, lp: LevelPlan, above: torch.Tensor) -> torch.Tensor:
         """Refine the level above's audio at this level; its encoding is start point and noise."""
@@ -311,7 +314,6 @@ class _Run:
         batch = max(1, self.opts.level_batch)
         chunks = range(0, noise.shape[0], batch)
         n_chunks = len(chunks)
-        total = steps * n_chunks * sequential_total
         outs = []
         for ci, c0 in enumerate(chunks):
             emb = ctx[c0:c0 + batch]
@@ -321,10 +323,10 @@ class _Run:
                     v = unet(x, sigma, embedding=emb, embedding_scale=scale)
                 return v.float()
 
-            done = (index * n_chunks + ci) * steps
-
-            def callback(step: int, _total: int, _x: torch.Tensor, done: int = done) -> None:
-                self.progress("level", level, done + step, total)
+            def callback(step: int, total: int, _x: torch.Tensor, ci: int = ci) -> None:
+                # ``total`` is the walked part of the schedule (fewer steps when starting from an init).
+                done = (index * n_chunks + ci) * total + step
+                self.progress("level", level, done, total * n_chunks * sequential_total)
 
             outs.append(sample_v(model_fn, noise[c0:c0 + batch], sigmas,
                                  init=None if init is None else init[c0:c0 + batch], init_strength=strength,
@@ -349,11 +351,11 @@ class _Run:
         steps = self.num_steps("dd")
         batch = max(1, self.opts.dd_batch)
         starts = range(0, chunks.shape[0], batch)
-        total_steps = steps * len(starts)
         outs = []
         for bi, b0 in enumerate(starts):
-            def callback(info: dict, done: int = bi * steps) -> None:
-                self.progress("dd", None, done + int(info["i"]) + 1, total_steps)
+            def callback(info: dict, bi: int = bi) -> None:
+                n = int(info["n"])  # model calls after the init-strength cut of the schedule
+                self.progress("dd", None, bi * n + int(info["i"]) + 1, n * len(starts))
 
             with self.autocast():
                 out = dd_refine(model, chunks[b0:b0 + batch], noise[b0:b0 + batch].to(self.device), steps=steps,

