@@ -168,6 +168,8 @@ def test_context_dropout_follows_the_generator() -> None:
     assert not torch.equal(run(3), run(4))
     with pytest.raises(ConfigError, match="embedding_mask_proba"):
         model(x, sigmas, embedding=emb, embedding_mask_proba=1.5)
+    with pytest.raises(ConfigError, match="embedding_mask_proba"):
+        model(x, sigmas, embedding_mask_proba=-0.1)
 
 
 @torch.no_grad()

@@ -180,7 +180,7 @@ class UpsampleItem(nn.Module):
 
     def forward(self, x: Tensor, cond: Cond) -> Tensor:
         if self.factor > 1:
-            x = x.repeat_interleave(self.factor, dim=-1)
+            x = F.interpolate(x, scale_factor=self.factor, mode="nearest")
         return self.block[1](x)
 
 

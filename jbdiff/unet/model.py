@@ -125,6 +125,8 @@ class LevelUNet(nn.Module):
         """
         b = self._check_x(x)
         sigmas = self._check_sigmas(sigmas, b, x.device)
+        if not 0.0 <= embedding_mask_proba <= 1.0:
+            raise ConfigError(f"embedding_mask_proba = {embedding_mask_proba!r} must be in [0, 1]")
         null = self.null_embedding
         if null is None or embedding is None:
             return self._run(x, sigmas, self._prepare_embedding(embedding, b))
@@ -202,8 +204,6 @@ def _mask_embedding(
     embedding: Tensor, null: Tensor, proba: float, generator: torch.Generator | None
 ) -> Tensor:
     """Replace each batch item's context by the null context with probability `proba`."""
-    if not 0.0 <= proba <= 1.0:
-        raise ConfigError(f"embedding_mask_proba = {proba!r} must be in [0, 1]")
     b = embedding.shape[0]
     device = generator.device if generator is not None else embedding.device
     drop = torch.rand(b, generator=generator, device=device).to(embedding.device) < proba
