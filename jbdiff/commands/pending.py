@@ -7,8 +7,6 @@ import sys
 
 PLANS = {
     "serve": "run the OSC/MIDI server with a crash-safe job queue (issue: server)",
-    "train": "train a level U-Net on a folder of audio (issue: training)",
-    "train-vqvae": "train a VQ-VAE of your own shape on your music (issue: training)",
 }
 
 
