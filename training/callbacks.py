@@ -81,12 +81,13 @@ class LossRecord(L.Callback):
 
 class Periodic(L.Callback):
     """Run `fn(trainer, module, step)` on rank 0 every `every` optimizer steps (0 = never),
-    and once more when training ends if `at_end` (unless it just ran at that step)."""
+    and also when training starts / ends if `at_start` / `at_end` (once per step)."""
 
-    def __init__(self, every: int, fn, *, name: str, at_end: bool = False) -> None:
+    def __init__(self, every: int, fn, *, name: str, at_start: bool = False, at_end: bool = False) -> None:
         self.every = int(every)
         self.fn = fn
         self.name = name
+        self.at_start = at_start
         self.at_end = at_end
         self.last = -1
 
@@ -102,6 +103,10 @@ class Periodic(L.Callback):
         finally:
             pl_module.train(was_training)
         log.info("%s at step %d took %.1f s", self.name, step, time.monotonic() - t0)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.at_start:
+            self._run(trainer, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step

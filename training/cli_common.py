@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jbdiff.commands.args import bool_flag
 from jbdiff.config import load_config
+from jbdiff.device import pick_device
 from jbdiff.errors import ConfigError
 from training.settings import PRECISIONS, DataSettings, DemoSettings, RunOptions, StageSettings
 
@@ -82,6 +83,7 @@ def add_common_arguments(p: argparse.ArgumentParser, *, config_default: str) -> 
 def settings_from_args(args: argparse.Namespace, stage: str, *, batch_size: int, lr: float,
                        accumulate: int) -> StageSettings:
     """Map the parsed flags onto StageSettings (stage-specific defaults passed in)."""
+    pick_device(args.device)  # CUDA asked for but absent fails here, before any data or model work
     cfg = load_config(args.config)
     out = Path(args.ckpt_save_location)
     for name in ("batch_size", "accumulate_grad_batches"):

@@ -255,12 +255,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    lines = [f"{'stage':<8} {'steps':>7} {'train s':>8} {'loss':>9} {'val loss':>9}"]
+    lines = [f"{'stage':<8} {'steps':>7} {'train s':>8} {'loss':>9} {'val loss':>9} {'at start':>9}"]
     for stage, row in summary["stages"].items():
-        loss, val = row.get("loss_last50"), row.get("val_loss")
-        loss_s = "" if loss is None else f"{loss:.4f}"
-        val_s = "" if val is None else f"{val:.4f}"
-        lines.append(f"{stage:<8} {row.get('steps', 0):>7} {row.get('train_seconds', 0):>8} {loss_s:>9} {val_s:>9}")
+        loss_s, val_s, start_s = (f"{v:.4f}" if isinstance(v, float) else ""
+                                  for v in (row.get("loss_last50"), row.get("val_loss"), row.get("val_loss_start")))
+        lines.append(f"{stage:<8} {row.get('steps', 0):>7} {row.get('train_seconds', 0):>8} {loss_s:>9} {val_s:>9} "
+                     f"{start_s:>9}")
         if "val_metrics" in row:
             for lvl, m in sorted(row["val_metrics"].items()):
                 lines.append(f"         VQ-VAE level {lvl}: SNR {m['snr_db']:.2f} dB, STFT SC {m['stft_sc']:.3f}, "

@@ -98,7 +98,7 @@ def _demo_and_val_callbacks(s: StageSettings, demo_fn, val_fn) -> list:
     if s.demo.every > 0 and s.demo.num > 0:
         cbs.append(Periodic(s.demo.every, demo_fn, name="demo"))
     if val_fn is not None:
-        cbs.append(Periodic(s.val_every, val_fn, name="validation", at_end=True))
+        cbs.append(Periodic(s.val_every, val_fn, name="validation", at_start=True, at_end=True))
     return cbs
 
 
@@ -199,6 +199,7 @@ def train_level(s: StageSettings) -> FitResult:
 
     def val_fn(trainer, mod, step):
         value = mod.eval_loss(val_batches)
+        results.setdefault("val_loss_start", value)
         results["val_loss"] = value
         results["val_step"] = step
         _log_metric(trainer, "val/loss", value, step)
@@ -255,6 +256,7 @@ def train_dance(s: StageSettings) -> FitResult:
 
     def val_fn(trainer, mod, step):
         value = mod.eval_loss(val_batches)
+        results.setdefault("val_loss_start", value)
         results["val_loss"], results["val_step"] = value, step
         _log_metric(trainer, "val/loss", value, step)
         log.info("dd step %d: validation v-loss (EMA) %.5f", step, value)
@@ -324,8 +326,11 @@ def train_vqvae(s: StageSettings) -> FitResult:
         log.info("demo written: %s", wav)
 
     def val_fn(trainer, mod, step):
+        if not all(b.init for b in mod.vqvae.bottleneck.level_blocks):
+            return  # codebooks are set from the first batch: nothing to measure before it
         audio = torch.cat([b["audio"] for b in val_batches])
         metrics = vqvae_metrics(mod.vqvae, audio.mean(1), device=mod.device)
+        results.setdefault("val_metrics_start", metrics)
         results["val_metrics"], results["val_step"] = metrics, step
         for lvl, m in metrics.items():
             for k, v in m.items():
