@@ -93,6 +93,16 @@ def _resume_file(s: StageSettings, kind: str, level: int | None = None):
     return path, ckpt, ours, ours and ckpts.resumable(ckpt)
 
 
+def _model_config(s: StageSettings, ckpt: dict | None, ours: bool):
+    """A checkpoint of ours describes its model: its config wins over --config (with a warning if they differ)."""
+    stored = ckpts.model_config_of(ckpt) if ours else None
+    if stored is None:
+        return s.model_cfg
+    if stored != s.model_cfg:
+        log.warning("using the model config stored in the checkpoint (it differs from --config)")
+    return stored
+
+
 def _demo_and_val_callbacks(s: StageSettings, demo_fn, val_fn) -> list:
     cbs = []
     if s.demo.every > 0 and s.demo.num > 0:
@@ -151,7 +161,7 @@ def train_level(s: StageSettings) -> FitResult:
 
     level = s.level
     path, ckpt, ours, full = _resume_file(s, "level", level)
-    model_cfg = (ckpts.model_config_of(ckpt) if ours else None) or s.model_cfg
+    model_cfg = _model_config(s, ckpt, ours)
     if level not in model_cfg.diffusion:
         raise ConfigError(f"--jb-level {level}: the model config has no diffusion.{level} section")
     vq = model_cfg.vqvae
@@ -222,7 +232,7 @@ def train_dance(s: StageSettings) -> FitResult:
     from training.demos import demo_clips, write_demo
 
     path, ckpt, ours, full = _resume_file(s, "dd")
-    model_cfg = (ckpts.model_config_of(ckpt) if ours else None) or s.model_cfg
+    model_cfg = _model_config(s, ckpt, ours)
     net = build_dance(model_cfg.dd)
     if net.valid_length(s.sample_length) != s.sample_length:
         raise ConfigError(f"--sample-length {s.sample_length}: Dance Diffusion needs a multiple of "
@@ -293,7 +303,7 @@ def train_vqvae(s: StageSettings) -> FitResult:
     from training.vqvae_module import VQVAEModule
 
     path, ckpt, ours, full = _resume_file(s, "vqvae")
-    model_cfg = (ckpts.model_config_of(ckpt) if ours else None) or s.model_cfg
+    model_cfg = _model_config(s, ckpt, ours)
     vqvae = build_vqvae(model_cfg.vqvae)
     top = max(vqvae.hop_lengths)
     if s.sample_length % top or s.sample_length < 2048:
