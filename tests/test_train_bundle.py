@@ -48,6 +48,31 @@ def test_fp16_bundle_holds_rounded_weights_and_exact_codebooks(tmp_path):
     assert loaded.sampling_cfg.level(1).init_strength == models.sampling_cfg.level(1).init_strength
 
 
+def test_the_demo_models_bundle_leaves_a_gpu_job_as_one_file(tmp_path):
+    from jbdiff.config import load_config
+    from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae
+
+    cfg = load_config("demo")
+    m = cfg.model
+    models = LoadedModels(build_vqvae(m.vqvae), {lvl: build_unet(m.diffusion[lvl], m.embedding_max_length(lvl))
+                                                 for lvl in (2, 1, 0)}, build_dance(m.dd), m, cfg.sampling)
+    save_bundle(tmp_path / "demo.safetensors", models)
+    assert (tmp_path / "demo.safetensors").stat().st_size <= demo_recipe.OUT_FILE_LIMIT
+
+
+def test_big_bundles_leave_a_gpu_job_in_pieces(tmp_path, monkeypatch):
+    out, dest = tmp_path / "run", tmp_path / "dest"
+    out.mkdir()
+    save_bundle(out / "demo.safetensors", tiny_models(0))
+    monkeypatch.setattr(demo_recipe, "OUT_FILE_LIMIT", 400_000)
+    files = demo_recipe._copy_results(out, dest, "demo")
+    parts = sorted(p for p in files if ".part" in p.name)
+    assert len(parts) == 3 and all(p.stat().st_size <= 400_000 for p in parts) and len(files) <= 8
+    (tmp_path / "joined.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
+    expected = (out / "demo.safetensors.sha256").read_text().split()[0]
+    assert load_bundle(tmp_path / "joined.safetensors", expected_sha256=expected).unets
+
+
 def test_checksum_is_checked(tmp_path):
     path = tmp_path / "c.safetensors"
     save_bundle(path, tiny_models(0))
@@ -89,8 +114,10 @@ def test_demo_recipe_end_to_end_and_resume(tmp_path):
     audio, sr = sf.read(Path(summary["sample"]["folder"]) / "final_audio.wav")
     assert sr == 44100 and audio.shape == (44100, 2) and np.isfinite(audio).all()
     exported = {p.name for p in (tmp_path / "export").iterdir()}
-    assert {"demo.safetensors", "demo.safetensors.sha256", "summary.json", "recipe.log", "level2-losses.csv",
-            "samples"} <= exported
+    assert exported == {"demo.safetensors", "demo.safetensors.sha256", "summary.json", "recipe.log", "losses.csv",
+                        "sample.wav", "sample.png"}
+    stages = {line.split(",")[0] for line in (tmp_path / "export" / "losses.csv").read_text().splitlines()[1:]}
+    assert stages == {"vqvae", "level2", "level1", "level0", "dd"}
     # a second command: VQ-VAE and DD kept, levels continue exactly from their checkpoints
     again = recipe(data, out, "--resume", str(out), "--budget-vqvae", "0", "--budget-levels", "20",
                    "--budget-dd", "0", "--max-steps", "5", "--sample-seconds", "0")

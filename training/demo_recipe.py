@@ -204,16 +204,38 @@ def _sample(bundle: Path, folder: Path, args: argparse.Namespace) -> dict[str, A
     return {"folder": str(path), "seconds": args.sample_seconds, "generation_seconds": round(time.monotonic() - t0, 1)}
 
 
-def _copy_results(out: Path, dest: Path, name: str) -> None:
-    """The small results (bundle, summary, logs, loss curves, samples) to `dest` (e.g. the GPU run's $OUT)."""
+OUT_FILE_LIMIT = 16 * 2**20 - 2**16  # a GPU job brings back files of at most 16 MiB (8 files): split bigger ones
+
+
+def _copy_results(out: Path, dest: Path, name: str) -> list[Path]:
+    """The small results to `dest` (e.g. a GPU job's $OUT) as at most 8 files of under 16 MiB.
+
+    bundle (as ``.partNN`` pieces if larger: ``cat <name>.safetensors.part* > <name>.safetensors``),
+    its ``.sha256``, summary.json, recipe.log, losses.csv (every stage), sample.wav and sample.png.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    for f in [out / f"{name}.safetensors", out / f"{name}.safetensors.sha256", out / "summary.json",
-              out / "recipe.log", *out.glob("*/*-losses.csv")]:
+    written: list[Path] = []
+    bundle = out / f"{name}.safetensors"
+    if bundle.is_file():
+        data = bundle.read_bytes()
+        if len(data) <= OUT_FILE_LIMIT:
+            written.append(dest / bundle.name)
+            written[-1].write_bytes(data)
+        else:
+            for i in range(0, len(data), OUT_FILE_LIMIT):
+                written.append(dest / f"{bundle.name}.part{i // OUT_FILE_LIMIT:02d}")
+                written[-1].write_bytes(data[i:i + OUT_FILE_LIMIT])
+    for f in (out / f"{name}.safetensors.sha256", out / "summary.json", out / "recipe.log"):
         if f.is_file():
-            shutil.copy2(f, dest / f.name)
-    samples = out / "samples"
-    if samples.is_dir():
-        shutil.copytree(samples, dest / "samples", dirs_exist_ok=True)
+            written.append(Path(shutil.copy2(f, dest / f.name)))
+    rows = ["stage,step,loss"]
+    for csv in sorted(out.glob("*/*-losses.csv")):
+        rows += [f"{csv.parent.name},{line}" for line in csv.read_text().splitlines()[1:]]
+    (dest / "losses.csv").write_text("\n".join(rows) + "\n")
+    written.append(dest / "losses.csv")
+    for sample in sorted((out / "samples").glob("*/final_audio.*"))[:2]:
+        written.append(Path(shutil.copy2(sample, dest / f"sample{sample.suffix}")))
+    return written
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -111,7 +111,7 @@ def fit(module: L.LightningModule, loader, opts: RunOptions, *, run_name: str,
         callbacks=cbs, logger=make_loggers(opts, run_name) or False, log_every_n_steps=opts.log_every,
         default_root_dir=str(opts.out_dir), enable_progress_bar=opts.progress_bar,
         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-        use_distributed_sampler=False,
+        use_distributed_sampler=False, benchmark=accelerator == "gpu",  # fixed shapes: let cuDNN pick kernels
     )
     t0 = time.monotonic()
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt_path) if ckpt_path else None,
