@@ -197,3 +197,10 @@ def test_flags(music, tmp_path):
     except ImportError:
         with pytest.raises(JbdiffError, match="needs the wandb package"):
             train(music, tmp_path / "w", "--jb-level 2 --max-steps 1 --log-to-wandb true")
+
+
+def test_time_budget_stops_at_an_optimizer_step(music, tmp_path):
+    res = train(music, tmp_path, "--jb-level 2 --max-time 1 --demo-every 0 --batch-size 2 "
+                "--accumulate-grad-batches 2 --val-items 0")
+    assert res.global_step > 0 and len(res.losses) == 2 * res.global_step  # whole accumulation windows
+    assert res.seconds < 30 and res.checkpoint.name == f"level2-step{res.global_step:08d}.ckpt"
