@@ -34,9 +34,10 @@ COMMANDS: tuple[Command, ...] = (
             "Generate music with Jukebox Diffusion: levels 2-1-0 and the Dance Diffusion stereo stage."),
     Command("serve", "server.cli", "run the OSC/MIDI server for the DAW",
             "Long-running server: OSC and MIDI in, a crash-safe job queue, stereo WAVs out."),
-    Command("train", "jbdiff.commands.pending", "train a level model on your own music",
-            "Train a Jukebox Diffusion level U-Net (2, 1 or 0) on a folder of audio files."),
-    Command("train-vqvae", "jbdiff.commands.pending", "train a VQ-VAE of your own",
+    Command("train", "training.cli", "train a level model (or the stereo stage) on your own music",
+            "Train a Jukebox Diffusion level U-Net (2, 1 or 0), or with --stage dd the Dance Diffusion "
+            "stereo stage, on a folder of audio files."),
+    Command("train-vqvae", "training.vqvae_cli", "train a VQ-VAE of your own",
             "Train a VQ-VAE (codebook EMA, dead-code restarts, spectral losses) on your own music."),
     Command("download", "jbdiff.store.cli", "fetch published checkpoints into the cache",
             "Download and verify the published Jukebox Diffusion and Jukebox VQ-VAE checkpoints."),

@@ -319,6 +319,14 @@ class AudioChunkDataset(torch.utils.data.Dataset):
         """Split keys (path below root, no extension) of the usable files, in file order."""
         return [s.key for s in self._sources]
 
+    def file_audio(self, number: int) -> np.ndarray:
+        """The whole decoded file `number` (index into ``self.files``) as float32 [channels, frames].
+
+        For trainers that keep the split's audio (or its latents) in device memory.
+        """
+        s = self._sources[number]
+        return self._read(s, 0, s.frames)
+
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose shifts items use; call before each epoch (and on resume)."""
         self.epoch = int(epoch)

@@ -92,3 +92,21 @@ def synth_track(
     """Render a fresh random score of the given length: float32 [frames, channels]."""
     rng = np.random.default_rng(seed)
     return render(random_score(seconds, rng), seconds, sample_rate, channels=channels)
+
+
+def write_synth_folder(root, files: int = 5, seconds: float = 3.0, sample_rate: int = 44100, *,
+                       seed: int = 0, channels: int = 2) -> list:
+    """Write `files` synth tracks as 16-bit WAVs into `root` (a test music library); returns their paths."""
+    from pathlib import Path
+
+    import soundfile as sf
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        path = root / f"track{i:02d}.wav"
+        sf.write(path, synth_track(seconds, sample_rate, seed=seed + i, channels=channels), sample_rate,
+                 subtype="PCM_16")
+        paths.append(path)
+    return paths

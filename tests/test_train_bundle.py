@@ -1,0 +1,129 @@
+"""Model bundles (jbdiff.bundle) and the demo recipe: round trips, checksums, end-to-end tiny training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jbdiff.bundle import load_bundle, read_bundle_metadata, save_bundle
+from jbdiff.errors import CheckpointError
+from jbdiff.models import tiny_models
+from jbdiff.pipeline import Pipeline
+from jbdiff.request import GenerationRequest
+from training import demo_recipe
+from training.data.synth import write_synth_folder
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(exists and is not empty|in eval mode|LeafSpec|dirpath has changed)")
+
+REQ = dict(seconds_length=0.5, noise_seed=1, dd_noise_seed=2, num_steps={2: 2, 1: 2, 0: 1, "dd": 2})
+
+
+def test_fp32_bundle_round_trip_generates_identical_audio(tmp_path):
+    digest = save_bundle(tmp_path / "t.safetensors", tiny_models(0), dtype="float32", name="t")
+    loaded = load_bundle(tmp_path / "t.safetensors")
+    assert loaded.hashes["bundle"] == digest and loaded.name == "t"
+    assert sorted(loaded.unets) == [0, 1, 2] and loaded.dance is not None
+    a = Pipeline(tiny_models(0)).generate(GenerationRequest(**REQ)).audio
+    b = Pipeline(loaded).generate(GenerationRequest(**REQ)).audio
+    assert np.array_equal(a, b)
+
+
+def test_fp16_bundle_holds_rounded_weights_and_exact_codebooks(tmp_path):
+    models = tiny_models(0)
+    save_bundle(tmp_path / "h.safetensors", models)
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * sum(
+        p.numel() * 4 for m in models.modules() for p in m.state_dict().values())
+    loaded = load_bundle(tmp_path / "h.safetensors")
+    for name, v in models.unets[1].state_dict().items():
+        assert torch.equal(loaded.unets[1].state_dict()[name], v.half().float())
+    k = models.vqvae.bottleneck.level_blocks[2].k
+    assert torch.equal(loaded.vqvae.bottleneck.level_blocks[2].k, k)
+    meta = read_bundle_metadata(tmp_path / "h.safetensors")
+    assert json.loads(meta["model_config"])["vqvae"]["preset"] == "tiny"
+    assert loaded.sampling_cfg.level(1).init_strength == models.sampling_cfg.level(1).init_strength
+
+
+def test_the_demo_models_bundle_leaves_a_gpu_job_as_one_file(tmp_path):
+    from jbdiff.config import load_config
+    from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae
+
+    cfg = load_config("demo")
+    m = cfg.model
+    models = LoadedModels(build_vqvae(m.vqvae), {lvl: build_unet(m.diffusion[lvl], m.embedding_max_length(lvl))
+                                                 for lvl in (2, 1, 0)}, build_dance(m.dd), m, cfg.sampling)
+    save_bundle(tmp_path / "demo.safetensors", models)
+    assert (tmp_path / "demo.safetensors").stat().st_size <= demo_recipe.OUT_FILE_LIMIT
+
+
+def test_big_bundles_leave_a_gpu_job_in_pieces(tmp_path, monkeypatch):
+    out, dest = tmp_path / "run", tmp_path / "dest"
+    out.mkdir()
+    save_bundle(out / "demo.safetensors", tiny_models(0))
+    monkeypatch.setattr(demo_recipe, "OUT_FILE_LIMIT", 400_000)
+    files = demo_recipe._copy_results(out, dest, "demo")
+    parts = sorted(p for p in files if ".part" in p.name)
+    assert len(parts) == 3 and all(p.stat().st_size <= 400_000 for p in parts) and len(files) <= 8
+    (tmp_path / "joined.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
+    expected = (out / "demo.safetensors.sha256").read_text().split()[0]
+    assert load_bundle(tmp_path / "joined.safetensors", expected_sha256=expected).unets
+
+
+def test_checksum_is_checked(tmp_path):
+    path = tmp_path / "c.safetensors"
+    save_bundle(path, tiny_models(0))
+    with pytest.raises(CheckpointError, match="failed its checksum"):
+        load_bundle(path, expected_sha256="0" * 64)
+    path.with_name(path.name + ".sha256").write_text("f" * 64 + "  c.safetensors\n")
+    with pytest.raises(CheckpointError, match="failed its checksum"):
+        load_bundle(path)
+    assert load_bundle(path, check_sidecar=False).unets
+    with pytest.raises(CheckpointError, match="not found"):
+        load_bundle(tmp_path / "missing.safetensors")
+
+
+def recipe(data: Path, out: Path, *extra: str) -> dict:
+    import argparse
+
+    p = argparse.ArgumentParser()
+    demo_recipe.add_arguments(p)
+    args = p.parse_args(["--data", str(data), "--out", str(out), "--config", "tiny", "--device", "cpu",
+                         "--batch-vqvae", "2", "--batch-levels", "4", "--batch-dd", "2",
+                         "--vqvae-sample-length", "8192", "--dd-sample-length", "8192", "--num-workers", "0",
+                         "--val-items", "4", "--cache-shifts", "2", *extra])
+    return demo_recipe.run_recipe(args)
+
+
+def test_demo_recipe_end_to_end_and_resume(tmp_path):
+    data = tmp_path / "music"
+    write_synth_folder(data, files=5, seconds=2.0)
+    out = tmp_path / "run"
+    summary = recipe(data, out, "--budget-vqvae", "20", "--budget-levels", "20", "--budget-dd", "20",
+                     "--max-steps", "3", "--sample-seconds", "1", "--export-dir", str(tmp_path / "export"))
+    assert [s for s in summary["stages"]] == ["vqvae", "level2", "level1", "level0", "dd"]
+    assert all(row["steps"] == 3 for row in summary["stages"].values())
+    assert all("val_loss" in summary["stages"][s] for s in ("level2", "level1", "level0", "dd"))
+    assert set(summary["stages"]["vqvae"]["val_metrics"]) == {0, 1, 2}
+    bundle = Path(summary["bundle"]["path"])
+    models = load_bundle(bundle)
+    assert sorted(models.unets) == [0, 1, 2] and models.dance is not None
+    audio, sr = sf.read(Path(summary["sample"]["folder"]) / "final_audio.wav")
+    assert sr == 44100 and audio.shape == (44100, 2) and np.isfinite(audio).all()
+    exported = {p.name for p in (tmp_path / "export").iterdir()}
+    assert exported == {"demo.safetensors", "demo.safetensors.sha256", "summary.json", "recipe.log", "losses.csv",
+                        "sample.wav", "sample.png"}
+    stages = {line.split(",")[0] for line in (tmp_path / "export" / "losses.csv").read_text().splitlines()[1:]}
+    assert stages == {"vqvae", "level2", "level1", "level0", "dd"}
+    # a second command: VQ-VAE and DD kept, levels continue exactly from their checkpoints
+    again = recipe(data, out, "--resume", str(out), "--budget-vqvae", "0", "--budget-levels", "20",
+                   "--budget-dd", "0", "--max-steps", "5", "--sample-seconds", "0")
+    assert again["stages"]["level2"]["steps"] == 5 and again["stages"]["vqvae"]["steps"] == 0
+    assert again["stages"]["dd"]["reused"].endswith("dd-step00000003.ckpt")
+    # and a fresh folder can start from the bundle's weights
+    warm = recipe(data, tmp_path / "warm", "--init-bundle", str(bundle), "--budget-vqvae", "0",
+                  "--budget-levels", "20", "--budget-dd", "0", "--max-steps", "1", "--sample-seconds", "0")
+    assert warm["stages"]["level0"]["steps"] == 1 and load_bundle(warm["bundle"]["path"]).dance is not None
