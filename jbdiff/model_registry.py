@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 MODELS: dict[str, str] = {
     "tiny": "tiny random-weight models (configs/tiny.yaml): tests and trying the plumbing; makes noise",
     "jbdiff-v1": "the published Jukebox Diffusion v1 weights (jbdiff download jbdiff-v1)",
+    "random-v1": "the published shapes with random weights: benchmarks and capacity tests; makes no music",
 }
 
 
@@ -36,6 +37,12 @@ def load_pipeline(model: str, device: str = "auto", sampling_config: str | None 
         if sampling_config:
             pipe.models.sampling_cfg = load_sampling_config(sampling_config)
         return pipe
+    if model == "random-v1":
+        from jbdiff.models import random_models
+
+        cfg = load_config("jbdiff-sample-v1")
+        sampling = load_sampling_config(sampling_config) if sampling_config else cfg.sampling
+        return Pipeline(random_models(cfg.model, sampling, seed=0, name="random-v1"), dev)
     if model == "jbdiff-v1":
         model_cfg = load_config("jbdiff-v1").model
         sampling = load_sampling_config(sampling_config or "jbdiff-sample-v1")
