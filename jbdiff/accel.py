@@ -45,22 +45,26 @@ class GraphedCall:
         graph, static_in, static_out = entry
         for dst, src in zip(static_in, tensors, strict=True):
             dst.copy_(src)
-        graph.replay()
+        with torch.cuda.device(tensors[0].device):
+            graph.replay()
         return static_out
 
     def _capture(self, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.cuda.CUDAGraph, list[torch.Tensor], torch.Tensor]:
-        static_in = [t.detach().clone() for t in tensors]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(self.warmup):
-                self.fn(*static_in)
-        torch.cuda.current_stream().wait_stream(stream)
-        if self._pool is None:
-            self._pool = torch.cuda.graph_pool_handle()
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            static_out = self.fn(*static_in)
+        # On the tensors' own GPU (a worker thread's current device is cuda:0 by default), and
+        # thread-local capture so workers on other GPUs may capture at the same time.
+        with torch.cuda.device(tensors[0].device):
+            static_in = [t.detach().clone() for t in tensors]
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(self.warmup):
+                    self.fn(*static_in)
+            torch.cuda.current_stream().wait_stream(stream)
+            if self._pool is None:
+                self._pool = torch.cuda.graph_pool_handle()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+                static_out = self.fn(*static_in)
         logger.debug("captured a CUDA graph for shapes %s", [tuple(t.shape) for t in tensors])
         return graph, static_in, static_out
 
