@@ -9,11 +9,16 @@ pool, so memory grows with the number of distinct shapes (a handful per request)
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Hashable
 
 import torch
 
 logger = logging.getLogger(__name__)
+
+# Captures are rare (once per shape) and CUDA's capture state is easy to upset from another
+# thread; one capture at a time in the process, replays run freely.
+_CAPTURE_LOCK = threading.Lock()
 
 
 class GraphedCall:
@@ -52,7 +57,8 @@ class GraphedCall:
     def _capture(self, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.cuda.CUDAGraph, list[torch.Tensor], torch.Tensor]:
         # On the tensors' own GPU (a worker thread's current device is cuda:0 by default), and
         # thread-local capture so workers on other GPUs may capture at the same time.
-        with torch.cuda.device(tensors[0].device):
+        with _CAPTURE_LOCK, torch.cuda.device(tensors[0].device):
+            torch.cuda.synchronize()
             static_in = [t.detach().clone() for t in tensors]
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
