@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 class DropRejected(ServerError):
-    """A file in the drop folder is not usable audio (not audio, corrupt, truncated, too large) or its job could not start."""
+    """A file in the drop folder is not usable audio (not audio, corrupt, truncated or too large)."""
 
     code = "DropRejected"
 
