@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# One module per domain; the hot folder (issue 7) adds "server.osc.hotfolder" here.
-ROUTE_MODULES: tuple[str, ...] = ("server.osc.api", "server.osc.job", "server.osc.params")
+# One module per domain.
+ROUTE_MODULES: tuple[str, ...] = ("server.osc.api", "server.osc.job", "server.osc.params", "server.osc.hotfolder",
+                                  "server.osc.midi", "server.osc.audio")
 BUNDLE_PREFIX = b"#bundle\x00"
 MAX_BUNDLE_DEPTH = 4
 MAX_BUNDLE_MESSAGES = 64
