@@ -187,7 +187,7 @@ def test_every_message_the_device_builds_passes_the_server_decoder_and_validatio
         seen[address] = seen.get(address, 0) + 1
     assert seen["/jbdiff/generate"] > 100 and seen["/jbdiff/param/set"] > 50
     assert set(seen) >= {"/jbdiff/ping", "/jbdiff/hello", "/jbdiff/bye", "/jbdiff/status", "/jbdiff/cancel",
-                         "/jbdiff/job/get"}
+                         "/jbdiff/job/get", "/jbdiff/param/list"}
 
 
 # ----------------------------------------------------------------------------------- .amxd

@@ -110,6 +110,7 @@ function init() {
         }
     }
     observeSong();
+    onSong();                                          // in case observing does not report at once
     var track = new LiveAPI(null, "this_device canonical_parent");
     session.setTrackName(joined(track.get("name")));
     show({ kind: "endpoint", host: session.host, port: session.values.port,

@@ -306,6 +306,21 @@ function status() {
     return osc(ADDRESS.status);
 }
 
+function paramList() {
+    return osc(ADDRESS.paramList);
+}
+
+// Server parameters the device's generate messages use that `names` (from /jbdiff/param/list) lacks.
+function missingKeys(names) {
+    var missing = [];
+    for (var k = 0; k < GENERATE_KEYS.length; k++) {
+        if (names.indexOf(GENERATE_KEYS[k]) < 0) {
+            missing.push(GENERATE_KEYS[k]);
+        }
+    }
+    return missing;
+}
+
 function cancel(jobId) {
     return osc(ADDRESS.cancel, [s(jobId)]);
 }
@@ -346,6 +361,12 @@ function valueArg(spec, values) {
     return f(v);
 }
 
+// Device parameters sent under their own key, and every key a generate message carries.
+var KEYED = ["levels", "init_strength", "noise_style", "noise_step_size", "dd_noise_style", "dd_noise_step_size",
+             "token_multiplier", "use_dd", "quality", "embedding_strength", "steps_2", "steps_1", "steps_0",
+             "steps_dd"];
+var GENERATE_KEYS = ["seconds"].concat(KEYED, ["noise_seed", "dd_noise_seed", "context", "init", "name"]);
+
 function randomSeed(random) {
     return Math.floor(random() * (MAX_SEED + 1));
 }
@@ -375,11 +396,8 @@ function generate(values, ctx) {
                           " .. " + MAX_SECONDS + " s: change the bars or the length");
     }
     var args = [s("seconds"), f(seconds)];
-    var keyed = ["levels", "init_strength", "noise_style", "noise_step_size", "dd_noise_style",
-                 "dd_noise_step_size", "token_multiplier", "use_dd", "quality", "embedding_strength",
-                 "steps_2", "steps_1", "steps_0", "steps_dd"];
-    for (var k = 0; k < keyed.length; k++) {
-        var spec = paramSpec(keyed[k]);
+    for (var k = 0; k < KEYED.length; k++) {
+        var spec = paramSpec(KEYED[k]);
         args.push(s(spec.key), valueArg(spec, values));
     }
     args.push(s("noise_seed"), i(ctx.seeds.noise), s("dd_noise_seed"), i(ctx.seeds.dd));
@@ -673,6 +691,9 @@ exports.hello = hello;
 exports.bye = bye;
 exports.status = status;
 exports.cancel = cancel;
+exports.paramList = paramList;
+exports.missingKeys = missingKeys;
+exports.GENERATE_KEYS = GENERATE_KEYS;
 exports.jobGet = jobGet;
 exports.paramSet = paramSet;
 exports.nextSeeds = nextSeeds;

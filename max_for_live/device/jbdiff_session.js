@@ -305,6 +305,15 @@ Session.prototype.on_pong = function (ev) {
 Session.prototype.on_hello = function (ev) {
     this.markAlive(ev.version);
     this.send(protocol.status());
+    this.send(protocol.paramList());                  // does this server know every key the device sends?
+};
+
+Session.prototype.on_param_list = function (ev) {
+    var missing = protocol.missingKeys(ev.names);
+    if (missing.length) {
+        this.status("This server does not know " + missing.join(", ") + ": update jbdiff on the server " +
+                    "(or use an older device)");
+    }
 };
 
 Session.prototype.on_status = function (ev) {

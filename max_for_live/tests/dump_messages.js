@@ -12,7 +12,7 @@ const SONGS = [{ tempo: 120, numerator: 4, denominator: 4 }, { tempo: 999, numer
                { tempo: 20, numerator: 1, denominator: 16 }];
 
 function main() {
-    const messages = [protocol.ping(), protocol.hello(9131), protocol.bye(), protocol.status(),
+    const messages = [protocol.ping(), protocol.hello(9131), protocol.bye(), protocol.status(), protocol.paramList(),
                       protocol.cancel("j0000"), protocol.cancel("all"), protocol.jobGet("j0000")];
     const seeds = [{ noise: 0, dd: 0 }, { noise: protocol.MAX_SEED, dd: 12345 }];
     let k = 0;

@@ -21,7 +21,7 @@ function pairs(message) {
 }
 
 test("connection, job and live-parameter messages fit the server's address table", () => {
-    for (const m of [protocol.ping(), protocol.hello(9131), protocol.hello(65535), protocol.bye(),
+    for (const m of [protocol.ping(), protocol.hello(9131), protocol.hello(65535), protocol.bye(), protocol.paramList(),
                      protocol.status(), protocol.cancel("j12ab"), protocol.jobGet("j12ab")]) {
         accepted(m);
     }
@@ -61,6 +61,8 @@ test("generate gives every key, so live parameters set by other clients never le
                       "token_multiplier", "use_dd", "quality", "embedding_strength", "steps_0", "steps_1",
                       "steps_2", "steps_dd", "name", "tag"];
     assert.deepEqual(sent.sort(), expected.sort());
+    assert.deepEqual([...protocol.GENERATE_KEYS, "tag"].sort(), expected.sort());
+    assert.deepEqual(protocol.missingKeys(API.params.map((p) => p.name)), []);   // this server knows them all
     // the per-level and global keys the device does not set are still the server's to default
     for (const key of sent) {
         assert.ok(key === "tag" || API.params.some((p) => p.name === key), key);

@@ -36,7 +36,7 @@ test("connecting says hello with the reply port, pings, and turns green on the a
     h.session.receive("/jbdiff/hello/ok", ["0.1.0"]);
     assert.equal(h.last("connection").state, "connected");
     assert.match(h.last("connection").text, /jbdiff 0\.1\.0 at 127\.0\.0\.1:9130/);
-    assert.equal(h.sent.slice(-1)[0].address, "/jbdiff/status");                 // then asks how the server is
+    assert.deepEqual(h.addresses().slice(-2), ["/jbdiff/status", "/jbdiff/param/list"]);   // then asks the server
     h.session.receive("/jbdiff/status", ["version", "0.1.0", "model", "ready", "model_name", "tiny", "queued", 0]);
     assert.match(h.last("status").text, /model ready \(tiny\)/);
     for (const m of h.sent) {
@@ -59,6 +59,15 @@ test("while the server's model loads, the status is asked again with each ping",
     h.now.advance(2000);
     h.session.tick();
     assert.deepEqual(h.addresses(), ["/jbdiff/ping"]);
+});
+
+test("a server that lacks a key the device sends is named on the status line", () => {
+    const h = harness();
+    const names = protocol.GENERATE_KEYS.concat(["bars", "bpm"]);
+    h.session.receive("/jbdiff/param/list", names);
+    assert.equal(h.last("status"), undefined);
+    h.session.receive("/jbdiff/param/list", names.filter((n) => n !== "quality" && n !== "steps_dd"));
+    assert.match(h.last("status").text, /does not know quality, steps_dd: update jbdiff on the server/);
 });
 
 test("a server that stops answering turns the indicator red, and hello is repeated until it is back", () => {
