@@ -19,8 +19,8 @@ import numpy as np
 
 from jbdiff.audio import read_audio, save_wav
 from jbdiff.errors import AudioError
-from server.errors import BadRequest
-from server.frontends import DeviceUnavailable, find_service
+from server.errors import BadRequest, DeviceUnavailable
+from server.frontends import find_service
 from server.journal import JobState
 
 if TYPE_CHECKING:

@@ -43,13 +43,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 def run(args: argparse.Namespace) -> int:
     """Start, serve until a signal, drain; returns the exit code."""
     from server.app import Server
+    from server.frontends import install_front_ends
 
     cfg = config_from_args(args)
     # The worker thread runs Python between tensor ops; a short GIL switch interval (default 5 ms)
     # lets the OSC receiver in within a fraction of a millisecond while a job renders.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     set_cpu_threads(cfg.cpu_threads)
-    server = Server(cfg).start()
+    server = Server(cfg)
+    install_front_ends(server)  # hot folder, MIDI, audio device: each says once if it cannot run
+    server.start()
     return server.serve_forever()
 
 

@@ -77,6 +77,18 @@ class OutOfMemory(ServerError):
     code = "OutOfMemory"
 
 
+class DropRejected(ServerError):
+    """A file in the drop folder is not usable audio (not audio, corrupt, truncated or too large)."""
+
+    code = "DropRejected"
+
+
+class DeviceUnavailable(ServerError):
+    """No MIDI or audio backend (python-rtmidi, sounddevice/PortAudio), or no such port or device; the rest of the server works."""
+
+    code = "DeviceUnavailable"
+
+
 class InternalError(ServerError):
     """A bug: the handler raised something unexpected (logged with its traceback)."""
 
@@ -85,5 +97,5 @@ class InternalError(ServerError):
 
 ERROR_CLASSES: tuple[type[ServerError], ...] = (
     BadRequest, UnknownAddress, BadPacket, BadPath, JobNotFound, JobFinished, QueueFull,
-    ModelNotLoaded, PresetNotFound, ShuttingDown, OutOfMemory, InternalError,
+    ModelNotLoaded, PresetNotFound, ShuttingDown, OutOfMemory, DropRejected, DeviceUnavailable, InternalError,
 )

@@ -22,18 +22,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class DropRejected(ServerError):
-    """A file in the drop folder is not usable audio (not audio, corrupt, truncated or too large)."""
-
-    code = "DropRejected"
-
-
-class DeviceUnavailable(ServerError):
-    """No MIDI or audio backend (python-rtmidi, sounddevice/PortAudio), or no such port or device; the rest of the server works."""
-
-    code = "DeviceUnavailable"
-
-
 def broadcast(server: Server, address: str, args: Sequence[Any]) -> int:
     """Send one message to every registered client; returns how many it went to."""
     transport = server.transport

@@ -34,8 +34,8 @@ import numpy as np
 import soundfile as sf
 from watchdog.events import FileSystemEventHandler
 
-from server.errors import ServerError
-from server.frontends import DropRejected, broadcast, broadcast_error
+from server.errors import DropRejected, ServerError
+from server.frontends import broadcast, broadcast_error
 from server.params import default_value, parse_pairs
 
 if TYPE_CHECKING:

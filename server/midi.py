@@ -24,8 +24,8 @@ from mido.messages.specs import SPEC_BY_STATUS
 
 from jbdiff.errors import JbdiffError
 from server.config import MidiConfig, MidiNotes, RangeMap
-from server.errors import BadRequest, PresetNotFound, ServerError
-from server.frontends import DeviceUnavailable, broadcast_error
+from server.errors import BadRequest, DeviceUnavailable, PresetNotFound, ServerError
+from server.frontends import broadcast_error
 from server.params import PARAMS_BY_NAME, parse_pairs
 
 if TYPE_CHECKING:

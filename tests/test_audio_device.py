@@ -14,7 +14,8 @@ import soundfile as sf
 
 from server.app import Server
 from server.audio_device import AudioDevice, load_sounddevice
-from server.frontends import DeviceUnavailable, install_front_ends
+from server.errors import DeviceUnavailable
+from server.frontends import install_front_ends
 from server.hotfolder import DROP_ADDRESS, HotFolder
 from tests.server_helpers import OscClient, make_config, tiny_pipeline
 

@@ -36,7 +36,20 @@ var ADDRESS = {
     cancelled: NS + "/job/cancelled",
     interrupted: NS + "/job/interrupted",
     requeued: NS + "/job/requeued",
-    error: NS + "/error"
+    error: NS + "/error",
+    hotfolderStatus: NS + "/hotfolder/status",
+    hotfolderDrops: NS + "/hotfolder/drops",
+    hotfolderDrop: NS + "/hotfolder/drop",
+    midiStatus: NS + "/midi/status",
+    midiPorts: NS + "/midi/ports",
+    midiConnect: NS + "/midi/connect",
+    midiIn: NS + "/midi/in",
+    preview: NS + "/preview",
+    previewStop: NS + "/preview/stop",
+    recordContext: NS + "/record_context",
+    recordStarted: NS + "/record_context/started",
+    recordDone: NS + "/record_context/done",
+    audioDevices: NS + "/audio/devices"
 };
 
 var DEFAULT = "default";            // the server's word for "the model's own value"
@@ -329,6 +342,16 @@ function jobGet(jobId) {
     return osc(ADDRESS.jobGet, [s(jobId)]);
 }
 
+// Play a finished result on the server's audio output (needs sounddevice there).
+function preview(jobId) {
+    return osc(ADDRESS.preview, [s(jobId)]);
+}
+
+// Record `seconds` from the server's input device into its drop folder's context/.
+function recordContext(seconds) {
+    return osc(ADDRESS.recordContext, [{ type: "f", value: Number(seconds) }]);
+}
+
 // A live change of a parameter whose scope is `running` (it also reaches the rendering job).
 function paramSet(name, values) {
     var spec = paramSpec(name);
@@ -538,6 +561,40 @@ function parse(address, args) {
         return { kind: "preset_loaded", name: str(args[0]) };
     case ADDRESS.presetList:
         return { kind: "preset_list", names: args.map(str) };
+    case ADDRESS.hotfolderStatus:
+        return { kind: "hotfolder_status", items: pairs(args) };
+    case ADDRESS.hotfolderDrops:
+        var drops = [];
+        for (var d = 0; d + 4 < args.length; d += 5) {
+            drops.push({ dropKind: str(args[d]), path: str(args[d + 1]), state: str(args[d + 2]),
+                         jobId: str(args[d + 3]), error: str(args[d + 4]) });
+        }
+        return { kind: "drops", drops: drops };
+    case ADDRESS.hotfolderDrop:
+        return { kind: "drop", dropKind: str(args[0]), path: str(args[1]), jobId: str(args[2]) };
+    case ADDRESS.midiStatus:
+        return { kind: "midi_status", items: pairs(args) };
+    case ADDRESS.midiPorts:
+        return { kind: "midi_ports", names: args.map(str) };
+    case ADDRESS.midiConnect:
+        return { kind: "midi_connected", port: str(args[0]) };
+    case ADDRESS.midiIn:
+        return { kind: "midi_in", actions: args.map(str) };
+    case ADDRESS.preview:
+        return { kind: "preview", jobId: str(args[0]), seconds: Number(args[1]) || 0 };
+    case ADDRESS.previewStop:
+        return { kind: "preview_stopped" };
+    case ADDRESS.recordStarted:
+        return { kind: "recording", path: str(args[0]), seconds: Number(args[1]) || 0 };
+    case ADDRESS.recordDone:
+        return { kind: "recorded", path: str(args[0]) };
+    case ADDRESS.audioDevices:
+        var devices = [];
+        for (var a = 0; a + 3 < args.length; a += 4) {
+            devices.push({ index: Number(args[a]), name: str(args[a + 1]), inputs: Number(args[a + 2]) || 0,
+                           outputs: Number(args[a + 3]) || 0 });
+        }
+        return { kind: "audio_devices", devices: devices };
     default:
         return { kind: "unknown", address: address, args: args };
     }
@@ -695,6 +752,8 @@ exports.paramList = paramList;
 exports.missingKeys = missingKeys;
 exports.GENERATE_KEYS = GENERATE_KEYS;
 exports.jobGet = jobGet;
+exports.preview = preview;
+exports.recordContext = recordContext;
 exports.paramSet = paramSet;
 exports.nextSeeds = nextSeeds;
 exports.generate = generate;

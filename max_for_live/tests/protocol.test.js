@@ -163,6 +163,21 @@ const SAMPLES = {
     "/jbdiff/preset/save": [["soft", "/p/soft.json"], { kind: "preset_saved", name: "soft", path: "/p/soft.json" }],
     "/jbdiff/preset/load": [["soft"], { kind: "preset_loaded", name: "soft" }],
     "/jbdiff/preset/list": [["a", "b"], { kind: "preset_list", names: ["a", "b"] }],
+    "/jbdiff/hotfolder/status": [["watching", 1], { kind: "hotfolder_status", items: { watching: 1 } }],
+    "/jbdiff/hotfolder/drops": [["init", "/d/init/a.wav", "queued", "j1", ""],
+                                { kind: "drops", drops: [{ dropKind: "init", path: "/d/init/a.wav", state: "queued",
+                                                           jobId: "j1", error: "" }] }],
+    "/jbdiff/midi/status": [["backend", "none"], { kind: "midi_status", items: { backend: "none" } }],
+    "/jbdiff/midi/ports": [["IAC Bus 1"], { kind: "midi_ports", names: ["IAC Bus 1"] }],
+    "/jbdiff/midi/connect": [["IAC Bus 1"], { kind: "midi_connected", port: "IAC Bus 1" }],
+    "/jbdiff/midi/in": [["generate j1"], { kind: "midi_in", actions: ["generate j1"] }],
+    "/jbdiff/preview": [["j1", 8], { kind: "preview", jobId: "j1", seconds: 8 }],
+    "/jbdiff/preview/stop": [[], { kind: "preview_stopped" }],
+    "/jbdiff/record_context/started": [["/d/context/rec.wav", 4], { kind: "recording", path: "/d/context/rec.wav", seconds: 4 }],
+    "/jbdiff/hotfolder/drop": [["init", "/d/init/a.wav", "j1"], { kind: "drop", dropKind: "init", path: "/d/init/a.wav", jobId: "j1" }],
+    "/jbdiff/record_context/done": [["/d/context/rec.wav"], { kind: "recorded", path: "/d/context/rec.wav" }],
+    "/jbdiff/audio/devices": [[0, "Built-in", 2, 2], { kind: "audio_devices",
+                                                     devices: [{ index: 0, name: "Built-in", inputs: 2, outputs: 2 }] }],
     "/jbdiff/error": [["/jbdiff/generate", "seconds: 900 is out of range", "BadRequest"],
                       { kind: "error", address: "/jbdiff/generate", message: "seconds: 900 is out of range", code: "BadRequest" }],
 };
@@ -277,4 +292,9 @@ test("values from live.* objects are clamped and rounded to the parameter's rang
 test("Max's [udpsend] gets the address then plain values", () => {
     assert.deepEqual(protocol.toMaxList(protocol.cancel("j9")), ["/jbdiff/cancel", "j9"]);
     assert.deepEqual(protocol.toMaxList(protocol.hello(9131)), ["/jbdiff/hello", 9131]);
+});
+
+test("audio-device requests are ones the server accepts", () => {
+    accepted(protocol.preview("j1"));
+    accepted(protocol.recordContext(4));
 });

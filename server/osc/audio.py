@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from server.audio_device import AudioDevice
-from server.errors import BadRequest
-from server.frontends import DeviceUnavailable, find_service
-from server.osc.routes import ERROR_ADDRESS, Arg, Call, Reply, Route
+from server.errors import BadRequest, DeviceUnavailable
+from server.frontends import find_service
+from server.osc.routes import ERROR_ADDRESS, Arg, Call, Message, Reply, Route
 
 
 def _audio(call: Call) -> AudioDevice:
@@ -73,3 +73,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/jbdiff/audio/devices", devices, "The sound devices PortAudio sees, with their channel counts.",
           replies=("/jbdiff/audio/devices <index> <name> <inputs> <outputs> ...",)),
 )
+
+
+# Messages this domain sends on its own (documented beside the job events).
+NEWS: dict[str, Message] = {
+    "recorded": Message("/jbdiff/record_context/done", (Arg("path", "string", "the recorded clip in context/"),),
+                        "A /jbdiff/record_context recording is complete (sent to the client that asked)."),
+}

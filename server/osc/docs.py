@@ -6,6 +6,7 @@ tests/test_server_docs.py checks that the committed files equal this output.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any
@@ -14,14 +15,23 @@ from jbdiff import __version__
 from server.errors import ERROR_CLASSES
 from server.osc.dispatch import ROUTE_MODULES, all_routes
 from server.osc.job import EVENTS
-from server.osc.routes import ERROR_ADDRESS, Route
+from server.osc.routes import ERROR_ADDRESS, Message, Route
 from server.params import PARAMS, default_value, to_osc
 
-DOMAIN_TITLES = {"api": "Connection and server", "job": "Jobs", "params": "Parameters and presets"}
+DOMAIN_TITLES = {"api": "Connection and server", "job": "Jobs", "params": "Parameters and presets",
+                 "hotfolder": "Drop folder", "midi": "MIDI", "audio": "Audio device"}
 
 
 def _domain(route: Route) -> str:
     return route.handler.__module__.rsplit(".", 1)[-1]
+
+
+def all_events() -> dict[str, Message]:
+    """Job events and every route module's own news messages (``NEWS`` tables), in module order."""
+    out: dict[str, Message] = {str(kind.value): m for kind, m in EVENTS.items()}
+    for name in ROUTE_MODULES:
+        out.update(getattr(importlib.import_module(name), "NEWS", {}))
+    return out
 
 
 def describe_dict() -> dict[str, Any]:
@@ -37,9 +47,9 @@ def describe_dict() -> dict[str, Any]:
             for r in all_routes()
         ],
         "events": [
-            {"address": m.address, "event": kind.value, "doc": m.doc,
+            {"address": m.address, "event": str(kind), "doc": m.doc,
              "args": [{"name": a.name, "type": a.type, "doc": a.doc} for a in m.args]}
-            for kind, m in EVENTS.items()
+            for kind, m in all_events().items()
         ],
         "params": [
             {"name": p.name, "type": p.osc_type, "kind": p.kind, "doc": p.doc,
@@ -84,8 +94,9 @@ def render_markdown() -> str:
             replies = "<br>".join(f"`{x}`" if x.startswith("/") else x for x in r.replies)
             lines.append(f"| {_cell(sig)} | {_cell(replies)} | {_cell(r.doc)} |")
         lines.append("")
-    lines += ["## Job events", "", "Sent by the server on its own, to the client that queued the job (jobs from "
-              "the hot folder or MIDI: to every client registered with `/jbdiff/hello`).", "",
+    lines += ["## Job events and news", "", "Sent by the server on its own: job events to the client that queued "
+              "the job (jobs from the hot folder or MIDI: to every client registered with `/jbdiff/hello`), "
+              "news as each row says.", "",
               "| Message | When |", "| --- | --- |"]
     for e in d["events"]:
         sig = " ".join([e["address"], *(f"<{a['name']}>" for a in e["args"])])

@@ -7,7 +7,7 @@ from typing import Any
 from server.errors import BadRequest
 from server.frontends import find_service
 from server.hotfolder import DROP_ADDRESS, HotFolder
-from server.osc.routes import Call, Reply, Route
+from server.osc.routes import Arg, Call, Message, Reply, Route
 
 
 def _folder(call: Call) -> HotFolder:
@@ -45,3 +45,12 @@ ROUTES: tuple[Route, ...] = (
           "(processing|done|rejected), the job it queued, the reason it was rejected.",
           replies=("/jbdiff/hotfolder/drops <kind> <path> <state> <job_id or ''> <error or ''> ...",)),
 )
+
+
+# Messages this domain sends on its own (documented beside the job events).
+NEWS: dict[str, Message] = {
+    "drop": Message(DROP_ADDRESS, (Arg("kind", "string", "context or init"),
+                                   Arg("path", "string", "the dropped file"),
+                                   Arg("job_id", "string", "the job it started, or ''")),
+                    "A clip dropped into the hot folder was taken (sent to every registered client)."),
+}
