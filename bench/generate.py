@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="plain,graphs,fast")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--tiny", action="store_true", help="tiny random models (smoke test)")
+    ap.add_argument("--model", help="a named model instead (demo, jbdiff-v1, a bundle ...); default: random-v1")
     ap.add_argument("--level-batch", type=int, default=32, help="windows per level U-Net call")
     ap.add_argument("--dd-batch", type=int, default=8)
     ap.add_argument("--steps", default=None, help="override steps, e.g. 2:25,1:7,0:2,dd:15 (default: config)")
@@ -60,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     device = torch.device(args.device)
-    if args.tiny:
+    if args.model:
+        from jbdiff.model_registry import load_pipeline
+
+        models = load_pipeline(args.model, device="cpu").models
+    elif args.tiny:
         models = tiny_models(0)
     else:
         cfg = load_config("jbdiff-sample-v1")

@@ -21,6 +21,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for the DAW and other tools too
     try:
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
@@ -32,6 +33,20 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
             os.unlink(tmp)
         raise
     fsync_dir(target.parent)
+
+
+def _umask() -> int:
+    """The process umask; from /proc where possible, since setting and restoring it races threads."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fsync_dir(directory: str | os.PathLike) -> None:

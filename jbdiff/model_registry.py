@@ -1,4 +1,5 @@
-"""Models by name: ``tiny`` (random weights), ``jbdiff-v1`` (published weights) or a config path.
+"""Models by name: ``demo`` (built in, the default), ``jbdiff-v1`` (published weights), ``tiny``
+(random weights), ``random-v1`` (published shapes, random weights), a bundle or a config path.
 
 One function, :func:`load_pipeline`, so the CLI, the server and the Max device's first run all
 resolve ``--model`` the same way.
@@ -14,7 +15,10 @@ from jbdiff.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MODEL = "demo"
+
 MODELS: dict[str, str] = {
+    "demo": "the built-in demo model, trained here on free music (jbdiff/demo/MODEL_CARD.md); works offline",
     "tiny": "tiny random-weight models (configs/tiny.yaml): tests and trying the plumbing; makes noise",
     "jbdiff-v1": "the published Jukebox Diffusion v1 weights (jbdiff download jbdiff-v1)",
     "random-v1": "the published shapes with random weights: benchmarks and capacity tests; makes no music",
@@ -32,6 +36,12 @@ def load_pipeline(model: str, device: str = "auto", sampling_config: str | None 
     from jbdiff.pipeline import Pipeline
 
     dev = pick_device(device)
+    if model == "demo":
+        from jbdiff.bundle import load_bundle
+        from jbdiff.demo import DEMO_BUNDLE, DEMO_SHA256
+
+        sampling = load_sampling_config(sampling_config) if sampling_config else None
+        return Pipeline(load_bundle(DEMO_BUNDLE, expected_sha256=DEMO_SHA256, sampling_cfg=sampling, name="demo"), dev)
     if model == "tiny":
         pipe = Pipeline.tiny(device=dev)
         if sampling_config:
@@ -49,10 +59,16 @@ def load_pipeline(model: str, device: str = "auto", sampling_config: str | None 
         base = Path(sampling_config).parent if sampling_config else None
         return Pipeline.from_config(model_cfg, sampling, dev, base_dir=str(base) if base else None, name="jbdiff-v1")
     path = Path(model)
+    if path.suffix == ".safetensors" and path.exists():
+        from jbdiff.bundle import load_bundle
+
+        sampling = load_sampling_config(sampling_config) if sampling_config else None
+        return Pipeline(load_bundle(path, sampling_cfg=sampling, name=path.stem), dev)
     if path.suffix in (".yaml", ".yml") and path.exists():
         cfg = load_config(path)
         sampling = load_sampling_config(sampling_config) if sampling_config else cfg.sampling
         if sampling is None:
             raise ConfigError(f"{path}: has no 'sampling' section; pass --config with one")
         return Pipeline.from_config(cfg.model, sampling, dev, base_dir=str(path.parent), name=str(path))
-    raise ConfigError(f"model: {model!r} is not a known model or a YAML file (known: {describe_models()})")
+    raise ConfigError(f"model: {model!r} is not a known model, a .safetensors bundle or a YAML file "
+                      f"(known: {describe_models()})")

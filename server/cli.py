@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-port", type=int, default=None, help="port replies go to (default 9131)")
     parser.add_argument("--data-dir", default=None, help="journal, output/, presets/ and drop/ (default: the "
                         "platform's user data folder)")
-    parser.add_argument("--model", default=None, help="model name (jbdiff-v1, tiny) or a YAML path")
+    parser.add_argument("--model", default=None, help="demo (built in, the default), jbdiff-v1 (published weights), tiny, a .safetensors "
+                        "bundle or a YAML path")
     parser.add_argument("--tiny", action="store_true", help="tiny random-weight models: try it all on a laptop")
     parser.add_argument("--device", default=None, help="one worker on this device (auto, cpu, cuda:N, mps)")
     parser.add_argument("--allow", action="append", default=None, metavar="ADDR",

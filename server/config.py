@@ -179,7 +179,7 @@ class ServerConfig:
     # Client addresses or networks allowed to talk to a server bound beyond loopback.
     allow: list[str] = field(default_factory=list)
     data_dir: str | None = None                                       # None: the platform's data dir
-    model: str = "jbdiff-v1"                                          # name or path; "tiny": random weights
+    model: str = "demo"                                               # demo (built in), jbdiff-v1, tiny or a path
     # One worker per entry: "auto", "cpu", "cuda:0", ...; "auto" alone means one per visible GPU.
     workers: list[str] = field(default_factory=lambda: ["auto"])
     max_queue: int = field(default=32, metadata=rng(1, 10000))        # waiting jobs (running ones excluded)

@@ -146,6 +146,15 @@ def test_join_segments_is_continuous(style: str) -> None:
         assert np.allclose(joined, sig, atol=1e-6)
 
 
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        p = audio.save_wav(tmp_path / "perm.wav", tone(440, 0.05))
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_write_cleans_up_on_error_and_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "out.wav"
     old = tone(440, 0.1)

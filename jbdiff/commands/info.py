@@ -14,12 +14,30 @@ from jbdiff.config import CONFIG_DIR, load_config, to_dict
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``jbdiff info``."""
+    parser.add_argument("--model", default=None, help="model to describe (default: the default model, demo)")
     parser.add_argument("--config", default="jbdiff-sample-v1", help="config file or bundled name to describe")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def collect(config: str, device: str) -> dict[str, Any]:
+def describe_model(model: str | None) -> dict[str, Any]:
+    """Which model sampling would use, why, and whether its weights are here."""
+    from jbdiff.model_registry import DEFAULT_MODEL, MODELS
+
+    name = model or DEFAULT_MODEL
+    why = "--model given" if model else "the default: no --model given and no published weights needed"
+    out: dict[str, Any] = {"model": name, "model_reason": why, "model_description": MODELS.get(name, "a file")}
+    if name == "demo":
+        from jbdiff.bundle import read_bundle_metadata
+        from jbdiff.demo import DEMO_BUNDLE, DEMO_SHA256, MODEL_CARD
+
+        meta = read_bundle_metadata(DEMO_BUNDLE)
+        out.update(model_file=str(DEMO_BUNDLE), model_sha256=DEMO_SHA256, model_card=str(MODEL_CARD),
+                   model_levels=meta.get("levels"), model_megabytes=round(DEMO_BUNDLE.stat().st_size / 1e6, 2))
+    return out
+
+
+def collect(config: str, device: str, model: str | None = None) -> dict[str, Any]:
     """Everything ``info`` reports, as plain data (also used by the server's /jbdiff/status)."""
     import numpy
     import soundfile
@@ -46,6 +64,7 @@ def collect(config: str, device: str) -> dict[str, Any]:
         "model": to_dict(cfg.model),
         "sampling": to_dict(cfg.sampling) if cfg.sampling else None,
     }
+    out.update(describe_model(model))
     out.update(_checkpoints())
     return out
 
@@ -62,13 +81,13 @@ def _checkpoints() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report."""
-    info = collect(args.config, args.device)
+    info = collect(args.config, args.device, args.model)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     width = 18
     for key in ("jbdiff", "python", "platform", "torch", "numpy", "soundfile", "libsndfile", "soxr",
-                "device", "config", "config_dir", "checkpoint_cache"):
+                "device", "model", "model_reason", "config", "config_dir", "checkpoint_cache"):
         print(f"{key:<{width}} {info[key]}")
     print("checkpoints:")
     for name, row in info["checkpoints"].items():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from jbdiff.commands.args import bool_flag
+from jbdiff.model_registry import DEFAULT_MODEL
 from jbdiff.request import NOISE_STYLES, QUALITIES, GenerationRequest
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-multiplier", type=int, default=2, help="window length in units of base_tokens (default 2)")
     bool_flag(p, "--use-dd", True, "run the Dance Diffusion stereo stage (default true)")
     bool_flag(p, "--update-lowest-context", False, "slide the first level's context over freshly generated audio")
-    p.add_argument("--model", default="jbdiff-v1",
-                   help="model: tiny (random weights), jbdiff-v1 (published weights) or a model config YAML")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="demo (built in, default), jbdiff-v1 (published weights: jbdiff download), tiny "
+                        "(random weights), a .safetensors bundle or a model config YAML")
     p.add_argument("--config", help="sampling config YAML (default: the model's own)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quality", default="standard", choices=QUALITIES, help="draft: fewer steps, for previews")
