@@ -41,7 +41,8 @@ def test_info_runs_on_cpu() -> None:
     info = json.loads(res.stdout)
     assert info["device"].startswith("cpu")
     assert info["torch"] and info["jbdiff"]
-    assert info["model"]["vqvae"]["base_tokens"] == 768
+    assert info["model_config"]["vqvae"]["base_tokens"] == 768
+    assert info["model"] == "demo" and "default" in info["model_reason"] and info["model_sha256"]
     assert "jbdiff-v1-level2" in info["checkpoints"] and info["checkpoint_cache"]
 
 

@@ -61,8 +61,8 @@ def collect(config: str, device: str, model: str | None = None) -> dict[str, Any
         "cuda_available": torch.cuda.is_available(),
         "config": cfg.source,
         "config_dir": str(CONFIG_DIR),
-        "model": to_dict(cfg.model),
-        "sampling": to_dict(cfg.sampling) if cfg.sampling else None,
+        "model_config": to_dict(cfg.model),
+        "sampling_config": to_dict(cfg.sampling) if cfg.sampling else None,
     }
     out.update(describe_model(model))
     out.update(_checkpoints())
