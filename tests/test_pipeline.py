@@ -267,3 +267,42 @@ def test_live_dd_noise_step_applies_to_windows_not_yet_started(pipe: Pipeline) -
     n = 4096 - 256  # the first batch of two windows is untouched up to its second window's start
     assert np.array_equal(fixed.audio[:, :n], changed.audio[:, :n])
     assert not np.array_equal(fixed.audio, changed.audio)
+
+
+def test_draft_quality_runs_end_to_end_with_fewer_steps(pipe: Pipeline) -> None:
+    steps = {2: 8, 1: 4, 0: 4, "dd": 8}
+    events: list[tuple] = []
+    draft = pipe.generate(req(levels="210", quality="draft", num_steps={}), progress=lambda *e: events.append(e))
+    assert draft.audio.shape == (2, 44100) and np.isfinite(draft.audio).all()
+    assert draft.metadata["num_steps"]["2"] == 1  # tiny config: 3 steps -> ceil(3 / 4)
+    standard = pipe.generate(req(levels="210", num_steps=steps))
+    assert not np.array_equal(draft.audio, standard.audio)
+
+
+def test_cfg_mixed_outside_the_network_equals_the_unets_own_guidance(pipe: Pipeline) -> None:
+    import torch
+
+    unet = pipe.models.unets[2]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 16, 64, generator=g)
+    emb = torch.randn(3, 64, 16, generator=g)
+    sigma = torch.full((3,), 0.7)
+    with torch.no_grad():
+        cond, uncond = unet.guidance_branches(x, sigma, emb).chunk(2)
+        mixed = uncond + (cond - uncond) * 3.0
+        direct = unet(x, sigma, embedding=emb, embedding_scale=3.0)
+    assert torch.allclose(mixed, direct, atol=1e-6)
+
+
+def test_gpu_options_fall_back_to_the_plain_path_on_cpu(pipe: Pipeline) -> None:
+    from jbdiff.pipeline import PipelineOptions
+
+    plain = pipe.generate(req(levels="21"))
+    saved = pipe.options
+    pipe.options = PipelineOptions(bf16=True, cuda_graphs=True, level_batch=3, dd_batch=1)
+    try:
+        fast = pipe.generate(req(levels="21"))
+    finally:
+        pipe.options = saved
+    # Smaller batches and the GPU switches change nothing on the CPU: same numbers within rounding.
+    assert np.allclose(plain.audio, fast.audio, atol=1e-5)
