@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from jbdiff.checkpoint_io import read_checkpoint as read_file
 from jbdiff.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -133,26 +132,8 @@ def check_state_matches(model: nn.Module, state: Mapping[str, Tensor], what: str
 def read_checkpoint(
     path: str | os.PathLike[str], *, allow_pickle: bool = False
 ) -> Mapping[str, Any]:
-    """Load a .ckpt/.pt (tensors only unless allow_pickle) or .safetensors file on the CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle, mmap=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path} holds pickled objects besides tensors ({e}); pass allow_pickle=True only "
-            "for a file you trust"
-        ) from e
-    except RuntimeError as e:
-        if "mmap" not in str(e):
-            raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
-        # Legacy (non-zip) torch.save files cannot be memory-mapped.
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    """Load a level checkpoint (.ckpt/.pt tensors only unless allow_pickle, or .safetensors)."""
+    return read_file(path, what="level checkpoint", allow_pickle=allow_pickle)
 
 
 def load_level_unet(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,9 +248,8 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
     return LoadedModels(vqvae, unets, dance, model_cfg, sampling_cfg, name=name, hashes=hashes)
 
 
-def _torch_load(path: Path) -> dict:
-    """Load a checkpoint on the CPU; the published files are Lightning pickles."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
+def _torch_load(path: Path) -> Mapping:
+    """Load a checkpoint on the CPU through the one safe reader."""
+    from jbdiff.checkpoint_io import read_checkpoint
+
+    return read_checkpoint(path)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from jbdiff.checkpoint_io import read_checkpoint
 from jbdiff.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -21,21 +21,7 @@ _LIST_AT_MOST = 8
 
 
 def _read(path: Path, allow_pickle: bool) -> Mapping[str, object]:
-    if not path.is_file():
-        raise CheckpointError(f"Dance Diffusion checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds Python objects besides tensors, so it was not unpickled "
-            f"(weights_only); if you trust the file, load it with allow_pickle=True ({err})"
-        ) from err
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"cannot read Dance Diffusion checkpoint {path}: {err}") from err
+    return read_checkpoint(path, what="Dance Diffusion checkpoint", allow_pickle=allow_pickle)
 
 
 def select_weights(

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from jbdiff.checkpoint_io import read_checkpoint as read_file
 from jbdiff.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -25,45 +24,9 @@ LIGHTNING_PREFIX = "vqvae."
 DDP_PREFIX = "module."
 
 
-def _numpy_safe_globals() -> list:
-    """numpy's pickle constructors for scalars/dtypes, under both numpy 1 and 2 names."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        return []
-    core = getattr(np, "_core", None) or np.core
-    scalar = core.multiarray.scalar
-    entries: list = [np.dtype, scalar,
-                     (scalar, "numpy.core.multiarray.scalar"),
-                     (scalar, "numpy._core.multiarray.scalar")]
-    dtypes = getattr(np, "dtypes", None)
-    if dtypes is not None:
-        entries += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
-    return entries
-
-
 def read_checkpoint(path: str | os.PathLike) -> Mapping:
-    """Read a .safetensors file or a torch pickle (weights only) into a dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"VQ-VAE checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:
-            raise CheckpointError(f"cannot read safetensors file {path}: {exc}") from exc
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path} holds Python objects other than tensors and plain data, so it was not "
-            f"loaded (weights_only=True); re-save its state dict. Details: {exc}"
-        ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    """Read a VQ-VAE file (OpenAI's, a Lightning checkpoint, safetensors) into a dict."""
+    return read_file(path, what="VQ-VAE checkpoint")
 
 
 def extract_vqvae_state_dict(obj: Mapping) -> dict[str, torch.Tensor]:
