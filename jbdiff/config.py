@@ -89,17 +89,15 @@ class LevelModelConfig:
     modulation_features: int = field(default=1024, metadata=rng(1, 1 << 16))
 
     def validate(self, path: str) -> None:
-        """Cross-field checks the per-field ranges cannot express."""
-        n = len(self.channels)
-        for name in ("factors", "items", "attentions", "cross_attentions"):
-            if len(getattr(self, name)) != n:
-                raise ConfigError(
-                    f"{path}.{name}: has {len(getattr(self, name))} entries but channels has {n} (must match)"
-                )
-        for name, lo in (("channels", 1), ("factors", 1), ("items", 0), ("attentions", 0), ("cross_attentions", 0)):
-            for i, v in enumerate(getattr(self, name)):
-                if v < lo:
-                    raise ConfigError(f"{path}.{name}[{i}]: {v} is out of range (allowed: >= {lo})")
+        """The network's own shape rules (jbdiff.unet.UNetShape), reported with the YAML path."""
+        from jbdiff.unet.shape import UNetShape
+
+        fields = {f.name for f in dataclasses.fields(UNetShape)}
+        values = {k: v for k, v in dataclasses.asdict(self).items() if k in fields and v is not None}
+        try:
+            UNetShape(**values).validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
 
 @dataclass
