@@ -67,3 +67,42 @@ def test_str2bool_rejects_garbage() -> None:
 
     with pytest.raises(argparse.ArgumentTypeError):
         str2bool("maybe")
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["--context-audio", "missing.wav"], 1, "not found"),
+        (["--levels", "3"], 2, "levels: 3 is not a level"),
+        (["--seconds-length", "-2"], 2, "seconds_length: -2.0 is out of range"),
+        (["--init-strength", "1.5"], 2, "init_strength: 1.5 is out of range"),
+        (["--use-dd", "maybe"], 2, "expected a boolean"),
+    ],
+)
+def test_sample_bad_inputs_fail_cleanly_and_write_nothing(tmp_path: Path, args, code, message) -> None:
+    out = tmp_path / "out"
+    res = run_cli("sample", "--model", "tiny", "--device", "cpu", "--save-dir", str(out), *args)
+    assert res.returncode == code, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_sample_zero_length_init_audio(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    empty = tmp_path / "empty.wav"
+    sf.write(str(empty), np.zeros((0, 1), np.float32), 44100)
+    out = tmp_path / "out"
+    res = run_cli("sample", "--model", "tiny", "--device", "cpu", "--save-dir", str(out), "--init-audio", str(empty))
+    assert res.returncode == 1 and "holds no audio" in res.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_sample_with_tiny_model_writes_the_result_folder(tmp_path: Path) -> None:
+    res = run_cli("sample", "--model", "tiny", "--device", "cpu", "--save-dir", str(tmp_path), "--seconds-length",
+                  "0.5", "--noise-seed", "3", "--dd-noise-seed", "4", "--use-dd", "no", "--spectrograms", "false")
+    assert res.returncode == 0, res.stderr
+    folder = tmp_path / "JBDiffusion_00000003_00000004"
+    assert sorted(p.name for p in folder.iterdir()) == ["final_audio.wav", "generation.json", "level_0.wav",
+                                                        "level_1.wav", "level_2.wav"]
