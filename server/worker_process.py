@@ -170,6 +170,7 @@ class ProcessWorker(WorkerBase):
         self.restarting = False                  # waiting out the restart delay
         self.starts: deque[float] = deque(maxlen=64)      # when each child was started (monotonic)
         self.exits: deque[int | None] = deque(maxlen=64)  # each child's exit code
+        self.delays: deque[float] = deque(maxlen=64)      # each wait before a restart
         self._stop = threading.Event()
         self._alive = False
         self._proc: Any = None
@@ -247,6 +248,7 @@ class ProcessWorker(WorkerBase):
                 break
             failures = 1 if finished or lived >= HEALTHY_S else failures + 1
             delay = restart_delay(failures, self.cfg.restart_delay_s, self.cfg.restart_delay_max_s)
+            self.delays.append(delay)
             how = describe_exit(self.exits[-1] if self.exits else None)
             self.state = EngineState.LOADING
             self.message = f"the worker process {how}; restarting in {delay:.1f} s"

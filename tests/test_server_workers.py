@@ -129,9 +129,10 @@ def serve(tmp_path):
 
     yield start
     for srv, client in started:
+        children = [w.pid for w in srv.workers if w.mode == "process" and w.pid]
         srv.stop(on_shutdown="cancel", drain_timeout=1)
         client.close()
-        assert not any(w.pid and w.mode == "process" and pid_alive(w.pid) for w in srv.workers)
+        assert not [pid for pid in children if pid_alive(pid)]          # stop leaves no worker process behind
 
 
 # ---------------------------------------------------------------------------- choosing workers
@@ -379,7 +380,7 @@ def test_a_worker_process_reports_status_takes_live_params_and_cancels(serve):
 
 def test_a_worker_process_that_cannot_load_its_model_is_not_restarted(serve):
     srv, client = serve(loader=missing_weights, worker_mode="process")
-    time.sleep(0.3)
+    wait_for(lambda: srv.workers[0].pid is None, 30, "the child to exit")
     kv = status(client)
     assert kv["model"] == "missing" and "no weights in /nowhere" in kv["model_message"]
     assert kv["worker.0.restarts"] == 0 and kv["worker.0.pid"] == 0 and kv["worker.0"] == "cpu missing idle"
@@ -398,7 +399,8 @@ def test_a_crash_loop_backs_off_doubling_up_to_the_cap(serve):
     wait_for(lambda: len(worker.starts) >= 4, 60, "four starts")
     starts = list(worker.starts)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert all(gap >= want for gap, want in zip(gaps, [0.2, 0.4, 0.5], strict=False)), gaps
+    assert list(worker.delays)[:3] == [0.2, 0.4, 0.5]                  # doubling from 0.2, capped at 0.5
+    assert all(gap >= want for gap, want in zip(gaps, [0.2, 0.4, 0.5], strict=False)), gaps   # and waited
     assert list(worker.exits)[:3] == [7, 7, 7] and worker.restarts >= 3
     kv = wait_for(lambda: (s := status(client))["worker.0"].startswith("cpu restarting") and s, 10,
                   "a status during the delay")
@@ -417,6 +419,7 @@ def test_a_job_that_kills_its_worker_fails_after_max_attempts_and_the_worker_com
     assert client.events("/jbdiff/job/interrupted") == [[job_id], [job_id]]
     assert srv.journal.get(job_id).attempts == 2 and list(worker.exits) == [9, 9]
     wait_for(lambda: worker.restarts == 2 and worker.state.value == "ready", 30, "the third process")
+    assert list(worker.delays) == [0.1, 0.2]                            # no job finished in between
 
 
 # ---------------------------------------------------------------------------- the server dies
