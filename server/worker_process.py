@@ -274,6 +274,10 @@ class ProcessWorker(WorkerBase):
         self.state, self.message = EngineState.LOADING, "loading the model"
         try:
             proc.start()
+        except BaseException:
+            events_in.close()
+            commands_out.close()
+            raise
         finally:
             events_out.close()              # only the child holds these ends now: its death closes them
             commands_in.close()
