@@ -21,7 +21,7 @@ from jbdiff import __version__
 from jbdiff.errors import ConfigError
 from server.clients import Clients
 from server.config import ServerConfig
-from server.engine import Engine, EngineState, load_engine, resolve_workers
+from server.engine import Engine, EngineState
 from server.errors import JobNotFound, ModelNotLoaded
 from server.journal import FINAL_STATES, JobRecord, JobState, Journal
 from server.osc.dispatch import Dispatcher, all_routes
@@ -31,7 +31,7 @@ from server.params import PARAMS_BY_NAME, ParamStore, request_fields, spec_for
 from server.presets import Presets
 from server.queue import JobEvent, JobQueue
 from server.transport import AllowList, UdpTransport
-from server.worker import Worker
+from server.worker_process import make_workers
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +89,13 @@ class Server:
         self.presets = Presets(cfg.presets_dir)
         self.clients = Clients(cfg.reply_port, cfg.max_clients)
         self.routes = all_routes()
-        loader = engine_loader or (lambda device: load_engine(cfg, device))
-        self.workers = [Worker(f"w{i}", device, self.queue, loader, cfg.output_dir, progress_hz=cfg.progress_hz)
-                        for i, device in enumerate(resolve_workers(cfg.workers))]
+        # One per entry of cfg.workers: threads here, or one process each (server.worker_process).
+        try:
+            self.worker_mode, self.workers = make_workers(cfg, self.queue, engine_loader)
+        except BaseException:
+            self.journal.close()
+            self._lock.release()
+            raise
         self.services: list[Service] = []
         self.transport: UdpTransport | None = None
         self.dispatcher: Dispatcher | None = None
@@ -121,9 +125,9 @@ class Server:
             service.start()
         self.transport.start()
         host, port = self.transport.address
-        logger.info("jbdiff %s listening for OSC on %s:%d (replies to port %d); data in %s; model %s on %s",
+        logger.info("jbdiff %s listening for OSC on %s:%d (replies to port %d); data in %s; model %s on %s (%s)",
                     __version__, host, port, cfg.reply_port, cfg.data_path, cfg.model,
-                    ", ".join(w.device for w in self.workers))
+                    ", ".join(w.device for w in self.workers), f"worker_mode {self.worker_mode}")
         return self
 
     @property
@@ -150,10 +154,13 @@ class Server:
             except Exception:  # noqa: BLE001 - keep draining whatever a service does
                 logger.exception("stopping %r failed", service)
         self.queue.stop()                 # no new jobs, and workers take no more from the queue
+        for worker in self.workers:
+            worker.stop_taking()          # worker processes: the same, told over their pipe
         if mode == "cancel":
             self._cancel_running()
         elif self._running():
-            logger.info("waiting up to %.0f s for the running job to finish (on_shutdown: finish)", timeout)
+            if any(w.current is not None for w in self.workers):
+                logger.info("waiting up to %.0f s for the running job to finish (on_shutdown: finish)", timeout)
             if not self._wait_idle(timeout):
                 logger.warning("drain timeout: cancelling the running job; it runs again at the next start")
                 self._cancel_running()
@@ -168,11 +175,13 @@ class Server:
         logger.info("jbdiff server stopped")
 
     def _running(self) -> bool:
-        return any(w.current is not None for w in self.workers)
+        return any(w.busy for w in self.workers)
 
     def _cancel_running(self) -> None:
         for token in self.queue.running_tokens().values():
             token.trigger("shutdown")
+        for worker in self.workers:
+            worker.interrupt()            # a job a worker process claimed that the server has not heard of yet
 
     def _wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -251,9 +260,7 @@ class Server:
         if spec_for(name).running:
             fields = request_fields([{name: stored}])
             for worker in self.workers:
-                live = worker.live
-                if live is not None:
-                    live.update(fields)
+                worker.update_live(fields)
         return stored
 
     def param_scope(self, name: str) -> str:
@@ -283,8 +290,11 @@ class Server:
             ("queued", self.journal.count(JobState.QUEUED)),
             ("running", " ".join(w.current.job.id for w in self.workers if w.current is not None)),
             ("workers", len(self.workers)),
+            ("worker_mode", self.worker_mode),
         ]
-        items += [(f"worker.{i}", w.describe()) for i, w in enumerate(self.workers)]
+        for i, w in enumerate(self.workers):
+            items += [(f"worker.{i}", w.describe()), (f"worker.{i}.pid", w.pid or 0),
+                      (f"worker.{i}.restarts", w.restarts)]
         items += [
             ("accepting", int(self.queue.accepting)),
             ("uptime_s", round(self.now() - self.started_at, 3)),

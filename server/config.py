@@ -182,6 +182,12 @@ class ServerConfig:
     model: str = "demo"                                               # demo (built in), jbdiff-v1, tiny or a path
     # One worker per entry: "auto", "cpu", "cuda:0", ...; "auto" alone means one per visible GPU.
     workers: list[str] = field(default_factory=lambda: ["auto"])
+    # process: each worker in its own process (own CUDA context; a crash costs one job run, not the
+    # server); thread: inside the server's process; auto: processes when there is more than one worker.
+    worker_mode: str = field(default="auto", metadata=choice("auto", "thread", "process"))
+    # A worker process that dies is restarted after this wait, doubled while it keeps dying, up to the max.
+    restart_delay_s: float = field(default=1.0, metadata=rng(0.01, 600.0))
+    restart_delay_max_s: float = field(default=60.0, metadata=rng(0.01, 3600.0))
     max_queue: int = field(default=32, metadata=rng(1, 10000))        # waiting jobs (running ones excluded)
     max_packet_bytes: int = field(default=8192, metadata=rng(64, 65507))
     progress_hz: float = field(default=4.0, metadata=rng(0.1, 30.0))
@@ -214,6 +220,9 @@ class ServerConfig:
             )
         if not self.workers:
             raise ConfigError(f"{path}.workers: needs at least one entry (e.g. [auto] or [cuda:0])")
+        if self.restart_delay_max_s < self.restart_delay_s:
+            raise ConfigError(f"{path}.restart_delay_max_s: {self.restart_delay_max_s} is below "
+                              f"restart_delay_s ({self.restart_delay_s})")
 
     # ---------------------------------------------------------------- derived paths
 

@@ -174,14 +174,23 @@ class Journal:
             return self._get(db, job_id)
 
     def claim(self, worker: str) -> JobRecord | None:
-        """Mark the oldest queued job running for ``worker`` and return it (None: queue empty)."""
+        """Mark the oldest queued job running for ``worker`` and return it (None: queue empty).
+
+        Safe across processes (one worker process per GPU, each with its own connection):
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock before the read, so no other connection can
+        claim between the SELECT and the UPDATE, and the UPDATE is still conditional on the row
+        being queued, so a claim never takes a job someone else holds.
+        """
         with self.transaction() as db:
             row = db.execute("SELECT id FROM jobs WHERE state=? ORDER BY seq LIMIT 1",
                              (JobState.QUEUED.value,)).fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE jobs SET state=?, worker=?, started_at=?, attempts=attempts+1 WHERE id=?",
-                       (JobState.RUNNING.value, worker, self._now(), row["id"]))
+            cur = db.execute("UPDATE jobs SET state=?, worker=?, started_at=?, attempts=attempts+1, "
+                             "cancel_requested=0 WHERE id=? AND state=?",
+                             (JobState.RUNNING.value, worker, self._now(), row["id"], JobState.QUEUED.value))
+            if cur.rowcount != 1:  # pragma: no cover - impossible under the write lock; never double-claim
+                return None
             return self._get(db, row["id"])
 
     def transition(self, job_id: str, to: JobState, *, expect: Iterable[JobState],
@@ -241,6 +250,13 @@ class Journal:
             args.append(int(limit))
         with self._lock:
             return [JobRecord.from_row(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def running_for(self, worker: str) -> list[JobRecord]:
+        """The jobs ``worker`` holds (after its process died: what must be re-queued)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE state=? AND worker=? ORDER BY seq",
+                                    (JobState.RUNNING.value, worker)).fetchall()
+            return [JobRecord.from_row(r) for r in rows]
 
     def count(self, state: JobState) -> int:
         with self._lock:

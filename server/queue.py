@@ -46,6 +46,7 @@ class JobEvent:
 
 
 Listener = Callable[[JobEvent], None]
+FinishedOutput = Callable[[JobRecord], "tuple[str, float] | None"]   # (WAV, seconds) if complete on disk
 
 
 class CancelToken(threading.Event):
@@ -90,6 +91,7 @@ class JobQueue:
         self._listeners: list[Listener] = []
         self._accepting = True
         self._stopping = False
+        self._finished_output: FinishedOutput | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -184,6 +186,51 @@ class JobQueue:
         self.emit(EventKind.STARTED, job)
         return Claim(job, token, worker)
 
+    def adopt(self, job: JobRecord, worker: str, token: CancelToken) -> Claim:
+        """A job a worker process claimed in the journal: hold its cancel token here, announce it.
+
+        A cancel that arrived between the process's claim and this call found no token; it left
+        ``cancel_requested`` in the journal, so it is honoured here.
+        """
+        with self._cond:
+            self._tokens[job.id] = token
+            now = self.journal.get(job.id)
+            if now is not None and now.cancel_requested:
+                token.trigger("cancelled")
+        self.emit(EventKind.STARTED, job)
+        return Claim(job, token, worker)
+
+    def abandon(self, worker: str, reason: str, *, requeue: bool = True) -> list[JobRecord]:
+        """``worker``'s process died: interrupt the jobs it held, then re-queue them (or settle them).
+
+        Each goes ``running -> interrupted`` and then, if ``requeue``, as at startup: done if its
+        complete result is on disk, failed after ``max_attempts`` runs, else queued again. A job
+        whose cancel had been asked for is cancelled instead. Returns the jobs as they end up.
+        """
+        events: list[tuple[EventKind, JobRecord, dict[str, Any]]] = []
+        with self._cond:
+            for job in self.journal.running_for(worker):
+                self._tokens.pop(job.id, None)
+                if job.cancel_requested:
+                    rec = self.journal.transition(job.id, JobState.CANCELLED, expect=[JobState.RUNNING],
+                                                  worker=worker)
+                    if rec is not None:
+                        events.append((EventKind.CANCELLED, rec, {}))
+                    continue
+                rec = self.journal.transition(job.id, JobState.INTERRUPTED, expect=[JobState.RUNNING],
+                                              worker=worker)
+                if rec is None:
+                    continue
+                events.append((EventKind.INTERRUPTED, rec, {"reason": reason}))
+                if requeue:
+                    settled = self._settle(rec)
+                    if settled is not None:
+                        events.append((*settled, {}))
+            self._cond.notify_all()
+        for kind, rec, data in events:
+            self.emit(kind, rec, **data)
+        return list({rec.id: rec for _, rec, _ in events}.values())     # each job as it ends up
+
     def progress(self, claim: Claim, stage: str, fraction: float) -> None:
         """Report progress (not journaled: it is only news)."""
         self.emit(EventKind.PROGRESS, claim.job, stage=stage, fraction=fraction)
@@ -209,35 +256,44 @@ class JobQueue:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def recover(self, finished_output: Callable[[JobRecord], tuple[str, float] | None] | None = None) -> None:
+    def recover(self, finished_output: FinishedOutput | None = None) -> None:
         """At startup: running rows are stale (their process is gone): interrupt and re-queue them.
 
         A job whose complete result is already on disk is marked done instead of run again; one
         interrupted ``max_attempts`` times fails (so a job that crashes the process cannot loop).
+        ``finished_output`` is kept for :meth:`abandon` (a worker process that dies later).
         """
+        if finished_output is not None:
+            self._finished_output = finished_output
         for job in self.journal.list([JobState.RUNNING]):
             rec = self.journal.transition(job.id, JobState.INTERRUPTED, expect=[JobState.RUNNING])
             if rec is not None:
                 self.emit(EventKind.INTERRUPTED, rec, reason="the server stopped while this job ran")
         for job in self.journal.list([JobState.INTERRUPTED]):
-            found = finished_output(job) if finished_output is not None else None
-            if found is not None:
-                path, seconds = found
-                rec = self.journal.transition(job.id, JobState.DONE, expect=[JobState.INTERRUPTED],
-                                              result_path=path, seconds=seconds)
-                kind = EventKind.DONE
-            elif job.attempts >= self.max_attempts:
-                rec = self.journal.transition(
-                    job.id, JobState.FAILED, expect=[JobState.INTERRUPTED],
-                    error=f"interrupted {job.attempts} times (the server stopped or crashed during this job)")
-                kind = EventKind.FAILED
-            else:
-                rec = self.journal.transition(job.id, JobState.QUEUED, expect=[JobState.INTERRUPTED])
-                kind = EventKind.REQUEUED
-            if rec is not None:
-                self.emit(kind, rec)
+            settled = self._settle(job)
+            if settled is not None:
+                self.emit(*settled)
         with self._cond:
             self._cond.notify_all()
+
+    def _settle(self, job: JobRecord) -> tuple[EventKind, JobRecord] | None:
+        """An interrupted job: done if its result is on disk, failed after max_attempts, else queued."""
+        found = self._finished_output(job) if self._finished_output is not None else None
+        if found is not None:
+            path, seconds = found
+            rec = self.journal.transition(job.id, JobState.DONE, expect=[JobState.INTERRUPTED],
+                                          result_path=path, seconds=seconds)
+            kind = EventKind.DONE
+        elif job.attempts >= self.max_attempts:
+            rec = self.journal.transition(
+                job.id, JobState.FAILED, expect=[JobState.INTERRUPTED],
+                error=f"interrupted {job.attempts} times (the server stopped or crashed, or its worker died, "
+                      "during this job)")
+            kind = EventKind.FAILED
+        else:
+            rec = self.journal.transition(job.id, JobState.QUEUED, expect=[JobState.INTERRUPTED])
+            kind = EventKind.REQUEUED
+        return (kind, rec) if rec is not None else None
 
     def close(self) -> None:
         """Stop accepting new jobs (queued ones stay journaled for the next start)."""

@@ -49,7 +49,9 @@ ROUTES: tuple[Route, ...] = (
           replies=("/jbdiff/bye/ok",)),
     Route("/jbdiff/status", status,
           "Server state as key/value pairs: version, model (loading|ready|missing|error), model_message, "
-          "queued, running, workers, worker.<n> (device, state, job), accepting, uptime_s, data_dir, output_dir.",
+          "queued, running, workers, worker_mode (thread|process), worker.<n> (device, state, job; state is "
+          "restarting while a crashed worker process waits to restart), worker.<n>.pid (its process), "
+          "worker.<n>.restarts, accepting, uptime_s, data_dir, output_dir.",
           replies=("/jbdiff/status <key> <value> ...",)),
     Route("/jbdiff/api/describe", describe,
           "The whole address space, parameters and error codes as one JSON string (the same data as docs/osc.json).",

@@ -1,0 +1,204 @@
+"""Inside a worker process: one engine on one device, claiming jobs from the shared journal.
+
+Started by :class:`server.worker_process.ProcessWorker` (``spawn``: a fresh interpreter). It
+talks to the server over two one-way pipes: commands in (``wake``, ``cancel``, ``live``,
+``interrupt``, ``stop``) and events out (``ready``, ``load_failed``, ``started``, ``progress``,
+``finished``). It claims jobs in the journal itself (atomically, beside the other workers) but
+never records how a job ended: the server does that from ``finished`` and then tells clients,
+so a result the server never heard of is never reported; if this process dies first, the job
+is still ``running`` for this worker and the server re-queues it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from server.config import ServerConfig
+from server.engine import Engine, describe_load_error, load_engine, supports_live
+from server.journal import JobRecord, Journal
+from server.params import LiveValues
+from server.queue import CancelToken
+from server.worker import render_job
+
+logger = logging.getLogger(__name__)
+
+EXIT_ORPHANED = 3          # the server went away: exit rather than run jobs nobody will record
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """What one worker process needs (pickled to the child)."""
+
+    name: str
+    device: str
+    cfg: ServerConfig
+    load: Callable[[str], Engine] | None     # None: load_engine(cfg, device), as the server would
+    threads: int                             # torch CPU threads (the cores are shared between workers)
+    parent_pid: int
+    log_level: int = logging.INFO
+    poll_s: float = 1.0                      # look for queued jobs this often even without a wake
+
+
+@dataclass
+class _Running:
+    job: JobRecord
+    token: CancelToken
+    live: LiveValues | None
+
+
+def child_main(spec: ChildSpec, commands: Connection, events: Connection) -> None:
+    """Entry point of a worker process."""
+    # Ctrl-C in a terminal reaches the whole process group: the server decides how its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=spec.log_level, stream=sys.stderr,
+                        format=f"%(levelname)s %(name)s [worker {spec.name} pid %(process)d]: %(message)s")
+    _Child(spec, commands, events).run()
+
+
+def _use_device(device: str) -> None:
+    """Make ``device`` this process's current CUDA device before anything touches CUDA."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    dev = torch.device(device)
+    # An unusable index is left to load_engine, which says which devices exist.
+    if dev.index is not None and torch.cuda.is_available() and dev.index < torch.cuda.device_count():
+        torch.cuda.set_device(dev)
+
+
+def _set_threads(threads: int) -> None:
+    torch = sys.modules.get("torch")       # an engine that does not use torch does not need it imported
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+class _Child:
+    """The worker process's state: the main thread renders, a listener thread takes commands."""
+
+    def __init__(self, spec: ChildSpec, commands: Connection, events: Connection) -> None:
+        self.spec = spec
+        self._commands = commands
+        self._events = events
+        self._lock = threading.Lock()          # guards _stopping, _loaded and _current
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._loaded = False
+        self._current: _Running | None = None
+
+    def run(self) -> None:
+        threading.Thread(target=self._listen, name="jbdiff-worker-commands", daemon=True).start()
+        engine = self._load()
+        if engine is None:
+            return
+        journal = Journal(self.spec.cfg.journal_path)
+        try:
+            self._serve(engine, journal)
+        finally:
+            journal.close()
+
+    # ------------------------------------------------------------------ main thread
+
+    def _load(self) -> Engine | None:
+        spec = self.spec
+        t0 = time.perf_counter()
+        try:
+            _use_device(spec.device)
+            load = spec.load or functools.partial(load_engine, spec.cfg)
+            engine = load(spec.device)
+            _set_threads(spec.threads)
+        except Exception as exc:
+            state, message = describe_load_error(exc)
+            logger.error("%s: %s", spec.device, message)
+            self._send("load_failed", state.value, message)
+            return None
+        with self._lock:
+            self._loaded = True
+        logger.info("model ready on %s in %.1f s", spec.device, time.perf_counter() - t0)
+        self._send("ready", supports_live(engine))
+        return engine
+
+    def _serve(self, engine: Engine, journal: Journal) -> None:
+        spec = self.spec
+        live_ok = supports_live(engine)
+        while True:
+            self._wake.clear()
+            with self._lock:
+                if self._stopping:
+                    return
+                if os.getppid() != spec.parent_pid:
+                    logger.error("the server (pid %d) is gone: exiting", spec.parent_pid)
+                    os._exit(EXIT_ORPHANED)
+                job = journal.claim(spec.name)
+                if job is not None:
+                    running = _Running(job, CancelToken(), LiveValues() if live_ok else None)
+                    self._current = running
+            if job is None:
+                self._wake.wait(spec.poll_s)
+                continue
+            self._send("started", job)
+            try:
+                outcome = render_job(engine, job, running.token, output_dir=spec.cfg.output_dir,
+                                     device=spec.device, live=running.live, progress=self._progress(job.id),
+                                     progress_hz=spec.cfg.progress_hz)
+            finally:
+                with self._lock:
+                    self._current = None
+            self._send("finished", job.id, outcome.state.value, outcome.fields)
+
+    def _progress(self, job_id: str) -> Callable[[str, float], None]:
+        return lambda stage, fraction: self._send("progress", job_id, stage, fraction)
+
+    def _send(self, *message: Any) -> None:
+        try:
+            with self._send_lock:
+                self._events.send(message)
+        except (OSError, EOFError, ValueError):
+            logger.error("the server is gone: exiting")
+            os._exit(EXIT_ORPHANED)
+
+    # ------------------------------------------------------------------ listener thread
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                message = self._commands.recv()
+            except (EOFError, OSError):
+                # The server died (its end of the pipe closed): never run jobs nobody will record.
+                logger.error("the server closed the command pipe: exiting")
+                os._exit(EXIT_ORPHANED)
+            self._command(*message)
+
+    def _command(self, kind: str, *args: Any) -> None:
+        with self._lock:
+            running = self._current
+            if kind == "wake":
+                self._wake.set()
+            elif kind == "cancel":
+                job_id, reason = args
+                if running is not None and running.job.id == job_id:
+                    running.token.trigger(reason)
+            elif kind == "interrupt":
+                if running is not None:
+                    running.token.trigger("shutdown")
+            elif kind == "live":
+                if running is not None and running.live is not None:
+                    running.live.update(args[0])
+            elif kind == "stop":
+                self._stopping = True
+                if not self._loaded:
+                    os._exit(0)                 # still loading: nothing to finish
+                self._wake.set()
+            else:
+                logger.warning("unknown command %r", kind)
