@@ -21,10 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-port", type=int, default=None, help="port replies go to (default 9131)")
     parser.add_argument("--data-dir", default=None, help="journal, output/, presets/ and drop/ (default: the "
                         "platform's user data folder)")
-    parser.add_argument("--model", default=None, help="demo (built in, the default), jbdiff-v1 (published weights), tiny, a .safetensors "
-                        "bundle or a YAML path")
+    parser.add_argument("--model", default=None, help="demo (built in, the default), jbdiff-v1 (published "
+                        "weights), tiny, a .safetensors bundle or a YAML path")
     parser.add_argument("--tiny", action="store_true", help="tiny random-weight models: try it all on a laptop")
     parser.add_argument("--device", default=None, help="one worker on this device (auto, cpu, cuda:N, mps)")
+    parser.add_argument("--workers", default=None, metavar="DEVICES",
+                        help="one worker per device, comma-separated (e.g. cuda:0,cuda:1), or auto: one per GPU")
     parser.add_argument("--allow", action="append", default=None, metavar="ADDR",
                         help="client address or network allowed when --host is not loopback (repeatable)")
     parser.add_argument("--on-shutdown", choices=("finish", "cancel"), default=None,
@@ -36,9 +38,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """The config file with the flags that were given laid over it."""
     return load_server_config(
         args.config, host=args.host, port=args.port, reply_port=args.reply_port, data_dir=args.data_dir,
-        model="tiny" if args.tiny else args.model, workers=[args.device] if args.device else None,
+        model="tiny" if args.tiny else args.model, workers=_workers(args),
         allow=args.allow, on_shutdown=args.on_shutdown,
     )
+
+
+def _workers(args: argparse.Namespace) -> list[str] | None:
+    """``--workers a,b`` or ``--device d`` (not both); None keeps the config file's list."""
+    from jbdiff.errors import ConfigError
+
+    if args.workers and args.device:
+        raise ConfigError("--workers and --device: give one of them (--device is one worker on one device)")
+    if args.workers:
+        return [d.strip() for d in args.workers.split(",") if d.strip()]
+    return [args.device] if args.device else None
 
 
 def run(args: argparse.Namespace) -> int:

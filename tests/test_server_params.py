@@ -189,3 +189,10 @@ def test_cli_flags_override_the_config_file(tmp_path):
     assert cfg.data_path == (tmp_path / "d").resolve() and cfg.drop_path == cfg.data_path / "drop"
     bundled = config_from_args(parser.parse_args([]))               # configs/server.yaml: the defaults
     assert (bundled.host, bundled.port, bundled.reply_port, bundled.max_queue) == ("127.0.0.1", 9130, 9131, 32)
+    assert bundled.model == "demo" and bundled.worker_mode == "auto"
+    two = config_from_args(parser.parse_args(["--workers", "cuda:0, cuda:1"]))
+    assert two.workers == ["cuda:0", "cuda:1"]
+    from jbdiff.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="give one of them"):
+        config_from_args(parser.parse_args(["--workers", "cpu,cpu", "--device", "cpu"]))
