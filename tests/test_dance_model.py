@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import rel_error
 from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
@@ -27,17 +27,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "dance"
 REL_TOL = 1e-5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny convs gain nothing from threads, and on a shared 2-core CI box 2 threads thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
 def fixture_weights(prefix: str) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import rel_error
 from safetensors.torch import load_file
 
 from jbdiff.dance import (
@@ -29,17 +30,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "dance"
 REL_TOL = 1e-5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny convs gain nothing from threads, and on a shared 2-core CI box 2 threads thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
 @pytest.fixture(scope="module")
