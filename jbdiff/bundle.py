@@ -20,7 +20,8 @@ from torch import nn
 
 from jbdiff.config import SamplingConfig, parse_model, parse_sampling, to_dict
 from jbdiff.errors import CheckpointError
-from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae, file_sha256
+from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae
+from jbdiff.store.verify import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: st
     tmp = path.with_name(f".{path.name}.part")
     save_file(bundle_tensors(models, DTYPES[dtype]), str(tmp), metadata=meta)
     os.replace(tmp, path)
-    digest = file_sha256(path)
+    digest = sha256_file(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     log.info("wrote bundle %s (%.1f MB, sha256 %s)", path, path.stat().st_size / 1e6, digest)
     return digest
@@ -129,7 +130,7 @@ def load_bundle(path: str | os.PathLike[str], *, expected_sha256: str | None = N
 
     path = Path(path)
     meta = read_bundle_metadata(path)
-    digest = file_sha256(path)
+    digest = sha256_file(path)
     sidecar = path.with_name(path.name + ".sha256")
     expected = expected_sha256
     if expected is None and check_sidecar and sidecar.is_file():

@@ -7,7 +7,6 @@ Factories turn config sections into modules; ``load_models`` fills them from che
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -194,13 +193,11 @@ def init_codebooks(vqvae: nn.Module, generator: torch.Generator, calibrate: bool
             out.bias.mul_(0.1 / max(rms, 1e-8))
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Checkpoint identity for generation.json."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def checkpoint_identity(path: Path) -> str:
+    """``<file name> sha256:<digest>`` for generation.json (hashed once, then cached beside the file)."""
+    from jbdiff.store.verify import file_sha256
+
+    return f"{path.name} sha256:{file_sha256(Path(path))}"
 
 
 def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_dir: str | None = None,
@@ -225,13 +222,13 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
         unet = build_unet(model_cfg.diffusion[level], model_cfg.embedding_max_length(level))
         load_level_unet(unet, unet_state)
         unets[level] = unet
-        hashes[f"level{level}"] = str(path)
+        hashes[f"level{level}"] = checkpoint_identity(path)
         if vq_state is None and level_vq_state:
             vq_state = level_vq_state
     if sampling_cfg.vqvae_ckpt_loc:
         path = resolve_checkpoint(sampling_cfg.vqvae_ckpt_loc, config_dir=base_dir)
         load_vqvae_weights(vqvae, path)
-        hashes["vqvae"] = str(path)
+        hashes["vqvae"] = checkpoint_identity(path)
     elif vq_state is not None:
         load_vqvae_weights(vqvae, vq_state)
     else:
@@ -242,7 +239,7 @@ def load_models(model_cfg: ModelConfig, sampling_cfg: SamplingConfig, *, base_di
         path = resolve_checkpoint(dd.ckpt_loc, config_dir=base_dir)
         dance = build_dance(model_cfg.dd)
         load_dance_weights(dance, path)
-        hashes["dd"] = str(path)
+        hashes["dd"] = checkpoint_identity(path)
     if not unets:
         raise CheckpointError("no level checkpoint configured (sampling.diffusion.<level>.ckpt_loc)")
     return LoadedModels(vqvae, unets, dance, model_cfg, sampling_cfg, name=name, hashes=hashes)

@@ -146,7 +146,7 @@ def test_full_download_verifies_and_installs(server, tmp_path):
     assert path == tmp_path / FILENAME
     assert path.read_bytes() == DATA
     assert server.requests == [(f"/v1/{FILENAME}", None)]
-    assert _leftovers(tmp_path) == sorted([FILENAME, FILENAME + ".sha256", LOCK_NAME])
+    assert _leftovers(tmp_path) == sorted([FILENAME, FILENAME + ".sha256.json", LOCK_NAME])
     assert status(_entry([url]), tmp_path) == "verified"
 
 

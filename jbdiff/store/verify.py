@@ -12,11 +12,11 @@ from jbdiff.atomic import write_json_atomic
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 4 << 20
-SIDECAR_SUFFIX = ".sha256"
+SIDECAR_SUFFIX = ".sha256.json"  # a cache; plain `<file>.sha256` files are published checksums
 
 
 def sidecar_path(path: Path) -> Path:
-    """`<file>.sha256` beside the file."""
+    """`<file>.sha256.json` beside the file: digest, size and mtime it belongs to."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
