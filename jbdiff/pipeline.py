@@ -32,7 +32,7 @@ from jbdiff import __version__
 from jbdiff.accel import GraphedCall, autocast_call
 from jbdiff.audio import SAMPLE_RATE, join_segments, load_audio, pad_or_crop
 from jbdiff.config import ModelConfig, SamplingConfig, to_dict
-from jbdiff.errors import CancelledError, ConfigError
+from jbdiff.errors import CancelledError, ConfigError, JbdiffError
 from jbdiff.models import LoadedModels
 from jbdiff.noise import NoiseStream, make_generator
 from jbdiff.request import GenerationRequest
@@ -244,7 +244,7 @@ class _Run:
             stereo = finest.unsqueeze(0).expand(2, -1)
         audio = stereo.float().cpu().numpy().astype(np.float32)
         if not np.isfinite(audio).all():
-            raise ConfigError("generation produced NaN/inf samples (check the model weights)")
+            raise JbdiffError("generation produced NaN/inf samples (check the model weights)")
         self.timings["total"] = time.perf_counter() - t_start
         self.progress("done", None, 1, 1)
         return GenerationResult(audio=np.ascontiguousarray(audio), sample_rate=SAMPLE_RATE,
