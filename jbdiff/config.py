@@ -282,6 +282,19 @@ def _level_key(key: Any, path: str, allow_dd: bool) -> int | str:
     raise ConfigError(f"{path}.{key}: unknown level (allowed: {allowed})")
 
 
+def _parse_levels(raw: Mapping[Any, Any], path: str, *, allow_dd: bool) -> dict[Any, Any]:
+    """Per-level sections: model levels (LevelModelConfig) or sampling levels and dd."""
+    out: dict[Any, Any] = {}
+    for key, value in raw.items():
+        lvl = _level_key(key, path, allow_dd=allow_dd)
+        if not allow_dd:
+            cls: type = LevelModelConfig
+        else:
+            cls = DanceSamplingConfig if lvl == "dd" else LevelSamplingConfig
+        out[lvl] = _coerce(value or {}, cls, f"{path}.{lvl}", {})
+    return out
+
+
 def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
     """Validate a ``model`` mapping (the seed's layout, plus our optional keys)."""
     if not isinstance(data, Mapping):
@@ -292,11 +305,7 @@ def parse_model(data: Mapping[str, Any], path: str = "model") -> ModelConfig:
     if diffusion_raw is not None:
         if not isinstance(diffusion_raw, Mapping) or not diffusion_raw:
             raise ConfigError(f"{path}.diffusion: expected a mapping of levels (0, 1, 2)")
-        levels = {}
-        for key, value in diffusion_raw.items():
-            lvl = _level_key(key, f"{path}.diffusion", allow_dd=False)
-            levels[lvl] = _coerce(value or {}, LevelModelConfig, f"{path}.diffusion.{lvl}", {})
-        cfg.diffusion = levels
+        cfg.diffusion = _parse_levels(diffusion_raw, f"{path}.diffusion", allow_dd=False)
     return cfg
 
 
@@ -309,12 +318,7 @@ def parse_sampling(data: Mapping[str, Any], path: str = "sampling") -> SamplingC
     cfg = build(SamplingConfig, data, path)
     if not isinstance(diffusion_raw, Mapping):
         raise ConfigError(f"{path}.diffusion: expected a mapping of levels (0, 1, 2, dd)")
-    out: dict[int | str, Any] = {}
-    for key, value in diffusion_raw.items():
-        lvl = _level_key(key, f"{path}.diffusion", allow_dd=True)
-        cls = DanceSamplingConfig if lvl == "dd" else LevelSamplingConfig
-        out[lvl] = _coerce(value or {}, cls, f"{path}.diffusion.{lvl}", {})
-    cfg.diffusion = out
+    cfg.diffusion = _parse_levels(diffusion_raw, f"{path}.diffusion", allow_dd=True)
     return cfg
 
 

@@ -95,13 +95,3 @@ def run(args: argparse.Namespace, *, registry: Registry | None = None) -> int:
         return 1
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m jbdiff.store.cli`) until the top-level CLI registers the command."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
