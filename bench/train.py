@@ -5,6 +5,8 @@ Examples:
   python bench/train.py --micro-batch 16         # batch 32 as 2 accumulated micro-batches of 16
   python bench/train.py --mode encode            # the seed's step: the VQ-VAE encodes audio every step
   python bench/train.py --devices 2              # DDP on 2 GPUs (each GPU takes the full batch)
+  python bench/train.py --devices 2 --ddp plain  # Lightning's default DDP (what --ddp tuned improves on)
+  python bench/train.py --devices 2 --profile    # also print rank 0's top CUDA kernels and CPU ops
   python bench/train.py --tiny --device cpu      # smoke test: tiny shapes, a few steps
 
 Synthetic data (random codes / random audio; the speed does not depend on the content). `cached`
@@ -31,6 +33,7 @@ import lightning as L  # noqa: E402
 from jbdiff.config import load_config  # noqa: E402
 from jbdiff.models import build_unet, build_vqvae  # noqa: E402
 from training.banks import Bank, BankBatches  # noqa: E402
+from training.distributed import make_strategy  # noqa: E402
 from training.level_module import LevelDiffusionModule  # noqa: E402
 from training.runner import accelerator_for, precision_for  # noqa: E402
 from training.streams import ItemStream, StreamPosition  # noqa: E402
@@ -73,6 +76,42 @@ class Clock(L.Callback):
         self.peaks = gathered.flatten().tolist()
 
 
+class Profile(L.Callback):
+    """torch.profiler over `steps` batches from batch `start` on rank 0; prints the top ops by time."""
+
+    def __init__(self, start: int, steps: int) -> None:
+        self.start, self.steps, self.prof = start, steps, None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if trainer.is_global_zero and batch_idx == self.start:
+            acts = [torch.profiler.ProfilerActivity.CPU]
+            if trainer.strategy.root_device.type == "cuda":
+                acts.append(torch.profiler.ProfilerActivity.CUDA)
+            self.prof = torch.profiler.profile(activities=acts)
+            self.prof.__enter__()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.prof is not None and batch_idx == self.start + self.steps - 1:
+            self._report(trainer)
+
+    def on_train_end(self, trainer, module) -> None:
+        if self.prof is not None:
+            self._report(trainer)
+
+    def _report(self, trainer) -> None:
+        self._sync(trainer)
+        self.prof.__exit__(None, None, None)
+        sort = "cuda_time_total" if trainer.strategy.root_device.type == "cuda" else "cpu_time_total"
+        print(f"profile of micro-batches {self.start}.. on rank 0 (sorted by {sort}):")
+        print(self.prof.key_averages().table(sort_by=sort, row_limit=18, max_name_column_width=60))
+        self.prof = None
+
+    @staticmethod
+    def _sync(trainer) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize(trainer.strategy.root_device)
+
+
 class AudioBatches(torch.utils.data.IterableDataset):
     """The same random audio chunk + context every step (mono, as the VQ-VAE takes it)."""
 
@@ -98,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=1)
     ap.add_argument("--device", default="auto", help="auto, cuda or cpu")
     ap.add_argument("--precision", default="auto", help="auto (bf16-mixed on CUDA), 32, bf16-mixed, 16-mixed")
+    ap.add_argument("--ddp", choices=("tuned", "plain"), default="tuned",
+                    help="tuned: the trainer's DDP (bucket-view gradients, static graph); plain: Lightning's 'ddp'")
+    ap.add_argument("--grad-comm", choices=("fp32", "bf16"), default="fp32", help="gradient all-reduce precision")
+    ap.add_argument("--profile", action="store_true", help="profile 5 timed steps on rank 0 and print the top ops")
     ap.add_argument("--tiny", action="store_true", help="configs/tiny.yaml, batch 4, 3 steps (smoke test)")
     args = ap.parse_args(argv)
     if args.tiny:
@@ -136,10 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     module = LevelDiffusionModule(level=lvl, model_cfg=cfg, vqvae=vqvae, unet=unet, position=position,
                                   code_bank=bank)
     clock = Clock(args.warmup)
-    trainer = L.Trainer(accelerator=accelerator, devices=args.devices,
-                        strategy="ddp" if args.devices > 1 else "auto", precision=precision,
+    if args.ddp == "plain" and args.devices > 1:
+        strategy = "ddp"
+    else:
+        strategy = make_strategy("auto", args.devices, grad_comm=args.grad_comm,
+                                 static_graph=LevelDiffusionModule.static_graph)
+    callbacks: list = [clock]
+    if args.profile:
+        callbacks.append(Profile(args.warmup + 1, 5))
+    trainer = L.Trainer(accelerator=accelerator, devices=args.devices, strategy=strategy, precision=precision,
                         max_steps=args.warmup + args.steps, max_epochs=-1, accumulate_grad_batches=accumulate,
-                        callbacks=[clock], logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        callbacks=callbacks, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0,
                         limit_val_batches=0)
     trainer.fit(module, loader)
@@ -150,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         audio_s = eps * vq_cfg.base_tokens * hop / 44100
         name = torch.cuda.get_device_name(0) if accelerator == "gpu" else f"cpu ({torch.get_num_threads()} threads)"
         params = sum(p.numel() for p in unet.parameters()) / 1e6
+        ddp = f", DDP {args.ddp} grad-comm {args.grad_comm}" if world > 1 else ""
         print(f"device: {name} x {world}; config {args.config} level {lvl} ({params:.1f}M params), "
-              f"mode {args.mode}, precision {precision}")
+              f"mode {args.mode}, precision {precision}{ddp}")
         print("| devices | batch/device | micro-batch | steps | s | examples/s | audio s/s | steps/s | "
               "peak GiB per device |")
         print("|---|---|---|---|---|---|---|---|---|")

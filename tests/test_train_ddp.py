@@ -62,3 +62,30 @@ def test_two_process_ddp_then_resume_on_one(tmp_path):
     assert fp1[0]["start_step"] == 4 and fp1[0]["global_step"] == 5
     assert fp1[0]["start_model0"] == fp[0]["model0"] and fp1[0]["start_ema0"] == fp[0]["ema0"]
     assert fp1[0]["items_seen"] == 16 + 2
+
+
+def test_strategy_for_several_processes_is_tuned_ddp():
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from training.distributed import make_strategy
+
+    assert make_strategy("auto", 1) == "auto"
+    assert make_strategy("ddp_spawn", 2) == "ddp_spawn"     # other Lightning names pass through
+    s = make_strategy("auto", 2, static_graph=True)
+    assert isinstance(s, DDPStrategy)
+    assert s._ddp_kwargs == {"gradient_as_bucket_view": True, "static_graph": True}
+    assert make_strategy("ddp", 2)._ddp_kwargs["static_graph"] is False
+    assert s._ddp_comm_hook is None
+    assert make_strategy("ddp", 4, grad_comm="bf16")._ddp_comm_hook is not None
+
+
+def test_strategy_rejects_bad_grad_comm():
+    from jbdiff.errors import ConfigError
+    from training.distributed import make_strategy
+
+    with pytest.raises(ConfigError, match="--grad-comm: 'fp8'.*fp32, bf16"):
+        make_strategy("auto", 2, grad_comm="fp8")
+    with pytest.raises(ConfigError, match="needs more than one process"):
+        make_strategy("auto", 1, grad_comm="bf16")
+    with pytest.raises(ConfigError, match="not 'ddp_spawn'"):
+        make_strategy("ddp_spawn", 2, grad_comm="bf16")

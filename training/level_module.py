@@ -31,6 +31,10 @@ CONTEXT_DROP = 0.1  # the seed's embedding_mask_proba
 class LevelDiffusionModule(TrainModule):
     """Trains one level's U-Net; `unet_ema` is what checkpoints, demos and export carry."""
 
+    # Every U-Net parameter is used in every step the same way (the context dropout is a mask, not
+    # a branch), so DDP may treat the graph as static (training/distributed.py).
+    static_graph = True
+
     def __init__(self, *, level: int, model_cfg: ModelConfig, vqvae: nn.Module, unet: nn.Module,
                  lr: float = 4e-5, ema_decay: float = 0.995, seed: int = 0,
                  position: StreamPosition | None = None, code_bank: Bank | None = None,

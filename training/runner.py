@@ -18,6 +18,7 @@ from jbdiff.device import pick_device
 from jbdiff.errors import ConfigError
 from training.callbacks import LossRecord, RankFingerprint, TimeBudget
 from training.checkpoints import checkpoint_name
+from training.distributed import make_strategy
 from training.settings import RunOptions
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,8 @@ def fit(module: L.LightningModule, loader, opts: RunOptions, *, run_name: str,
         cbs.insert(0, TimeBudget(opts.max_time))
     if opts.fingerprints:
         cbs.append(RankFingerprint(opts.out_dir / "fingerprints"))
-    strategy = opts.strategy
-    if strategy == "auto" and opts.devices * opts.num_nodes > 1:
-        strategy = "ddp"
+    strategy = make_strategy(opts.strategy, opts.devices * opts.num_nodes, grad_comm=opts.grad_comm,
+                             static_graph=getattr(module, "static_graph", False))
     trainer = L.Trainer(
         accelerator=accelerator, devices=opts.devices, num_nodes=opts.num_nodes, strategy=strategy,
         precision=precision, max_steps=-1 if opts.max_steps is None else opts.max_steps, max_epochs=-1,

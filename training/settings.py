@@ -12,6 +12,7 @@ from jbdiff.config import ModelConfig
 from jbdiff.errors import ConfigError
 
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
+GRAD_COMM = ("fp32", "bf16")  # DDP gradient all-reduce precisions
 
 
 @dataclass
@@ -24,6 +25,7 @@ class RunOptions:
     devices: int = 1
     num_nodes: int = 1
     strategy: str = "auto"
+    grad_comm: str = "fp32"          # DDP gradient all-reduce precision: fp32 | bf16
     precision: str = "auto"
     max_steps: int | None = None
     max_time: float | None = None    # seconds of training, then stop at the next optimizer step
@@ -48,6 +50,8 @@ class RunOptions:
             raise ConfigError(f"--max-time: {self.max_time} must be > 0 seconds")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision: {self.precision!r} is not allowed (allowed: {', '.join(PRECISIONS)})")
+        if self.grad_comm not in GRAD_COMM:
+            raise ConfigError(f"--grad-comm: {self.grad_comm!r} is not allowed (allowed: {', '.join(GRAD_COMM)})")
         if self.grad_clip < 0:
             raise ConfigError(f"--grad-clip: {self.grad_clip} must be >= 0")
         return self
