@@ -5,6 +5,7 @@ GPU:  python bench/dance.py                       (full model, 65,536 samples, b
 CPU:  python bench/dance.py --device cpu --length 24576 --batch 1 --iters 2 --warmup 1
 
 Modes: eager (always; GroupNorm "auto": flat reduction on GPU, torch's kernel on CPU);
+eager-cl / graph-cl (--channels-last: the [B, C, 1, T] channels-last layout the fast path uses);
 flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves); compile (torch.compile); graph (CUDA graph replay via jbdiff.accel.graphed);
 compile+graph. Weights are random unless --weights points at a checkpoint (timing does not
 depend on values). Prints one table row per (mode, dtype, batch).
@@ -42,6 +43,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
     p.add_argument("--compile-mode", default="default", help="torch.compile mode")
     p.add_argument("--cuda-graph", action="store_true", help="also time CUDA graph replay")
+    p.add_argument("--channels-last", action="store_true",
+                   help="also time the [B, C, 1, T] channels-last layout (eager-cl, graph-cl: the fast path)")
     p.add_argument(
         "--compare-groupnorm",
         action="store_true",
@@ -124,8 +127,14 @@ def main() -> int:
     if args.compile:
         compiled = torch.compile(base, mode=args.compile_mode, dynamic=False)
         modes.append(("compile", lambda dt: (compiled, dt)))
+    if args.channels_last:
+        cl = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device).set_channels_last(True)
+        cl.load_state_dict(base.state_dict())
+        modes.append(("eager-cl", lambda dt: (cl, dt)))
     if args.cuda_graph and device.type == "cuda":
         modes.append(("graph", lambda dt: (graphed(base, autocast_dtype=dt), None)))
+        if args.channels_last:
+            modes.append(("graph-cl", lambda dt: (graphed(cl, autocast_dtype=dt), None)))
         if compiled is not None:
             modes.append(
                 ("compile+graph", lambda dt: (graphed(compiled, autocast_dtype=dt), None))
@@ -160,7 +169,7 @@ def main() -> int:
                     f"{mode:<14}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
                     f"{1e3 * batch / ms:>11.1f}"
                 )
-                if args.profile and mode == "eager" and batch == batches[0]:
+                if args.profile and mode.startswith("eager") and batch == batches[0]:
                     profiles.append((call, f"eager {dname} batch {batch}"))
     for call, title in profiles:
         profile_forward(call, device, title)

@@ -34,7 +34,8 @@ from jbdiff.request import GenerationRequest  # noqa: E402
 MODES = {
     "plain": dict(bf16=False, cuda_graphs=False),
     "graphs": dict(bf16=False, cuda_graphs=True),
-    "fast": dict(bf16=True, cuda_graphs=True),
+    "fast": dict(bf16=True, cuda_graphs=True, channels_last=True),
+    "fast-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False),   # the fast path before channels-last
 }
 
 

@@ -17,8 +17,10 @@ Order of work for one request (see docs/pipeline.md for the reasoning):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -55,21 +57,27 @@ class PipelineOptions:
 
     bf16: bool = False            # bf16 autocast for the networks (fast path; default on CUDA)
     cuda_graphs: bool = False     # replay captured CUDA graphs of the networks (default on CUDA)
+    channels_last: bool = False   # stereo stage on the [B, C, 1, T] channels-last layout (default on CUDA)
     level_batch: int = 128        # windows per level U-Net call (each doubled for guidance)
     dd_batch: int = 8             # stereo-stage windows per call
     dd_window: int = 65536        # longest stereo-stage window in samples (its training length)
 
     @classmethod
     def for_device(cls, device: torch.device) -> PipelineOptions:
-        """The fast path on CUDA, the plain fp32 path elsewhere."""
+        """The fast path on CUDA (unless JBDIFF_PLAIN=1 asks for the plain one), the plain fp32 path elsewhere."""
         if device.type == "cuda":
-            return cls(bf16=True, cuda_graphs=True, level_batch=32)
+            fast = os.environ.get("JBDIFF_PLAIN", "").strip().lower() not in ("1", "true", "yes")
+            return cls(bf16=fast, cuda_graphs=fast, channels_last=fast, level_batch=32)
         return cls(level_batch=32, dd_batch=4)
+
+    def plain(self) -> PipelineOptions:
+        """The same batching without any GPU speed-up: fp32, eager, default layouts (for debugging)."""
+        return dataclasses.replace(self, bf16=False, cuda_graphs=False, channels_last=False)
 
     @property
     def fast(self) -> bool:
         """Whether any GPU-only speed-up is on (recorded in generation.json)."""
-        return self.bf16 or self.cuda_graphs
+        return self.bf16 or self.cuda_graphs or self.channels_last
 
 
 @dataclass
@@ -406,7 +414,11 @@ class _Run:
         steps = self.num_steps("dd")
         batch = max(1, self.opts.dd_batch)
         starts = range(0, chunks.shape[0], batch)
-        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=None)
+        channels_last = self.opts.channels_last and self.device.type == "cuda"
+        model.set_channels_last(channels_last)
+        # The channels-last convs replay cached weights inside a graph: a new weights version re-captures.
+        key = ("channels_last", model.weights_version()) if channels_last else ("default",)
+        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key)
         outs = []
         for bi, b0 in enumerate(starts):
             def callback(info: dict, bi: int = bi) -> None:
@@ -430,7 +442,8 @@ class _Run:
             "torch_version": torch.__version__,
             "device": str(self.device),
             "fast_path": {"bf16": self.opts.bf16 and self.device.type == "cuda",
-                          "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda"},
+                          "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda",
+                          "channels_last": self.opts.channels_last and self.device.type == "cuda"},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),
             "request": self.req.to_dict(),

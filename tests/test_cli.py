@@ -106,3 +106,13 @@ def test_sample_with_tiny_model_writes_the_result_folder(tmp_path: Path) -> None
     folder = tmp_path / "JBDiffusion_00000003_00000004"
     assert sorted(p.name for p in folder.iterdir()) == ["final_audio.wav", "generation.json", "level_0.wav",
                                                         "level_1.wav", "level_2.wav"]
+
+
+def test_sample_plain_flag_records_the_plain_path(tmp_path: Path) -> None:
+    import json
+
+    res = run_cli("-q", "sample", "--model", "tiny", "--device", "cpu", "--plain", "--seconds-length", "0.5",
+                  "--save-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    meta = json.loads(next(tmp_path.glob("*/generation.json")).read_text())
+    assert meta["fast_path"] == {"bf16": False, "cuda_graphs": False, "channels_last": False}

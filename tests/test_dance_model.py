@@ -48,14 +48,45 @@ def tiny() -> DanceUNet:
     return model
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("impl", ["flat", "torch"])
 @pytest.mark.parametrize("case", ["fwd", "fwd48"])
-def test_forward_matches_reference_fixture(tiny: DanceUNet, io: dict, case: str, impl: str) -> None:
-    tiny.set_groupnorm_impl(impl)
-    with torch.no_grad():
-        v = tiny(io[f"{case}_x"], io[f"{case}_t"])
+def test_forward_matches_reference_fixture(tiny: DanceUNet, io: dict, case: str, impl: str,
+                                           channels_last: bool) -> None:
+    tiny.set_groupnorm_impl(impl).set_channels_last(channels_last)
+    try:
+        with torch.no_grad():
+            v = tiny(io[f"{case}_x"], io[f"{case}_t"])
+    finally:
+        tiny.set_channels_last(False)
     assert v.shape == io[f"{case}_v"].shape
+    assert v.is_contiguous()
     assert rel_error(v, io[f"{case}_v"]) < REL_TOL
+
+
+def test_channels_last_layout_gives_the_same_gradients() -> None:
+    torch.manual_seed(3)
+    a = DanceUNet.from_shape(TINY_DANCE)
+    b = DanceUNet.from_shape(TINY_DANCE).set_channels_last(True)
+    b.load_state_dict(a.state_dict())
+    assert list(a.state_dict()) == list(b.state_dict())
+    x, t = torch.randn(2, 2, 96), torch.rand(2)
+    for m in (a, b):
+        m(x, t).square().mean().backward()
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert rel_error(pb.grad, pa.grad) < 1e-4, name
+
+
+def test_channels_last_weight_cache_follows_weight_updates() -> None:
+    from jbdiff.dance.blocks import Conv1d, to_fast_layout
+
+    conv = Conv1d(4, 6, 5, padding=2).requires_grad_(False)
+    x = torch.randn(1, 4, 32)
+    y0 = conv(to_fast_layout(x)).squeeze(2)
+    assert rel_error(y0, conv(x)) < 1e-6
+    with torch.no_grad():
+        conv.weight.mul_(2.0)                       # in place: the cached 4-D weight must not be reused
+    assert rel_error(conv(to_fast_layout(x)).squeeze(2), conv(x)) < 1e-6
 
 
 def test_two_head_attention_matches_reference_fixture(io: dict) -> None:
@@ -201,3 +232,11 @@ def test_reference_initialisation_halves_net_weights() -> None:
     model = DanceUNet.from_shape(TINY_DANCE)
     norm = model.net[0].main[1]
     assert torch.equal(norm.weight, torch.full_like(norm.weight, 0.5))
+
+
+def test_weights_version_changes_with_in_place_updates() -> None:
+    model = DanceUNet.from_shape(TINY_DANCE)
+    v0 = model.weights_version()
+    assert model.weights_version() == v0
+    model.load_state_dict(model.state_dict())        # copies in place: a captured graph must re-capture
+    assert model.weights_version() != v0

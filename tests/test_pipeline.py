@@ -306,3 +306,17 @@ def test_gpu_options_fall_back_to_the_plain_path_on_cpu(pipe: Pipeline) -> None:
         pipe.options = saved
     # Smaller batches and the GPU switches change nothing on the CPU: same numbers within rounding.
     assert np.allclose(plain.audio, fast.audio, atol=1e-5)
+
+
+def test_fast_path_is_the_cuda_default_and_plain_switches_it_off(monkeypatch) -> None:
+    import torch
+
+    from jbdiff.pipeline import PipelineOptions
+
+    cuda = PipelineOptions.for_device(torch.device("cuda"))
+    assert cuda.bf16 and cuda.cuda_graphs and cuda.channels_last and cuda.fast
+    plain = cuda.plain()
+    assert not plain.fast and plain.level_batch == cuda.level_batch and plain.dd_batch == cuda.dd_batch
+    assert not PipelineOptions.for_device(torch.device("cpu")).fast
+    monkeypatch.setenv("JBDIFF_PLAIN", "1")
+    assert not PipelineOptions.for_device(torch.device("cuda")).fast

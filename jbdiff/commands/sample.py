@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="sampling config YAML (default: the model's own)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quality", default="standard", choices=QUALITIES, help="draft: fewer steps, for previews")
+    p.add_argument("--plain", action="store_true",
+                   help="on CUDA, run the plain fp32 eager path instead of the fast one (bf16, CUDA graphs); "
+                        "for debugging (JBDIFF_PLAIN=1 does the same for every command and the server)")
     bool_flag(p, "--spectrograms", True, "write spectrogram PNGs beside the WAVs")
 
 
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     req = request_from_args(args)
     check_inputs(req)
     pipe = load_pipeline(args.model, device=args.device, sampling_config=args.config)
+    if args.plain:
+        pipe.options = pipe.options.plain()
     bars = _ProgressBars(enabled=not args.quiet)
     try:
         result = pipe.generate(req, progress=bars)

@@ -27,19 +27,21 @@ GROUPNORM_IMPLS = ("auto", "flat", "torch")
 def flat_group_norm1(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
 ) -> torch.Tensor:
-    """GroupNorm with one group as a flat var_mean over C*T plus one fused scale-and-shift pass.
+    """GroupNorm with one group as a flat var_mean over all but the batch dim plus one fused scale-and-shift.
 
     torch's CUDA group_norm reduces each (sample, group) row inside one thread block, which for
-    one group over 128 x 65,536 values leaves the GPU idle; var_mean over the flattened row uses
-    torch's multi-block reduction instead. Statistics and affine run in fp32 (as nn.GroupNorm
-    does under autocast); the result comes back in the input dtype.
+    one group over 128 x 65,536 values leaves the GPU idle; var_mean over the whole row uses
+    torch's multi-block reduction instead, on any memory layout (also the 4-D channels-last one
+    of DanceUNet's fast layout). The reduction accumulates in fp32 whatever the input dtype; mean
+    and affine fold into one per-(sample, channel) scale and shift applied in the input dtype, so
+    an fp32 input gets fp32 arithmetic throughout and a bf16 input costs one read and one write.
     """
-    xf = x.float()
-    var, mean = torch.var_mean(xf.flatten(1), dim=1, correction=0)
-    # Fold mean and affine into one per-(sample, channel) scale and shift: one pass over x.
-    scale = weight.float()[None, :, None] * torch.rsqrt(var + eps)[:, None, None]
-    shift = bias.float()[None, :, None] - mean[:, None, None] * scale
-    return torch.addcmul(shift, xf, scale).to(x.dtype)
+    dims = tuple(range(1, x.ndim))
+    var, mean = torch.var_mean(x, dim=dims, correction=0)
+    bcast = (x.shape[0], x.shape[1]) + (1,) * (x.ndim - 2)
+    scale = weight.float()[None, :] * torch.rsqrt(var.float() + eps)[:, None]
+    shift = bias.float()[None, :] - mean.float()[:, None] * scale
+    return torch.addcmul(shift.to(x.dtype).view(bcast), x, scale.to(x.dtype).view(bcast))
 
 
 class GroupNorm1(nn.Module):
@@ -68,6 +70,57 @@ class GroupNorm1(nn.Module):
         return f"{self.num_channels}, eps={self.eps}, impl={self.impl}"
 
 
+class Conv1d(nn.Conv1d):
+    """nn.Conv1d (same parameters) that also takes DanceUNet's fast layout: [B, C, 1, T] channels-last.
+
+    torch turns every conv1d into an NCHW conv2d, so cuDNN transposes to NHWC and back around
+    each call; on the 4-D channels-last layout the conv runs as cuDNN's NHWC conv2d directly.
+    Outside autograd the 4-D weight (in the autocast dtype) is cached per weight version.
+    """
+
+    _cache: tuple[tuple, torch.Tensor] | None = None
+
+    def weight_4d(self, dtype: torch.dtype) -> torch.Tensor:
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return w.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last)
+        key = (w._version, w.data_ptr(), w.device, dtype)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, w.detach().unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last))
+        return self._cache[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4:
+            return super().forward(x)
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        bias = None if self.bias is None else self.bias.to(dtype)
+        return F.conv2d(x.to(dtype), self.weight_4d(dtype), bias, (1, self.stride[0]), (0, self.padding[0]),
+                        (1, self.dilation[0]), self.groups)
+
+    def _apply(self, fn, recurse=True):  # .to()/.cuda() invalidate the cached weight
+        self._cache = None
+        return super()._apply(fn, recurse)
+
+
+def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, T] -> [B, C, 1, T] in channels-last memory (time-major, channels contiguous)."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def from_fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, 1, T] channels-last -> contiguous [B, C, T]."""
+    return x.squeeze(2).contiguous()
+
+
+def reflect_pad_time(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Reflect-pad the last (time) dim by `pad` each side; on 4-D inputs keeps channels-last memory."""
+    if x.ndim == 3:
+        return F.pad(x, (pad, pad), mode="reflect")
+    left = x[..., 1:pad + 1].flip(-1)
+    right = x[..., -pad - 1:-1].flip(-1)
+    return torch.cat([left, x, right], dim=-1)
+
+
 class ResConvBlock(nn.Module):
     """Two kernel-5 convs with norm and GELU plus a 1x1 skip when the width changes."""
 
@@ -75,14 +128,14 @@ class ResConvBlock(nn.Module):
         super().__init__()
         # Index positions inside `main` are part of the checkpoint's key names.
         self.main = nn.Sequential(
-            nn.Conv1d(c_in, c_mid, 5, padding=2),
+            Conv1d(c_in, c_mid, 5, padding=2),
             GroupNorm1(c_mid),
             nn.GELU(),
-            nn.Conv1d(c_mid, c_out, 5, padding=2),
+            Conv1d(c_mid, c_out, 5, padding=2),
             nn.Identity() if is_last else GroupNorm1(c_out),
             nn.Identity() if is_last else nn.GELU(),
         )
-        self.skip = nn.Identity() if c_in == c_out else nn.Conv1d(c_in, c_out, 1, bias=False)
+        self.skip = nn.Identity() if c_in == c_out else Conv1d(c_in, c_out, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x) + self.skip(x)
@@ -105,15 +158,16 @@ class SelfAttention1d(nn.Module):
         self.out_proj = nn.Conv1d(c_in, c_in, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, s = x.shape
-        h = self.norm(x).transpose(1, 2)
+        n, c, s = x.shape[0], x.shape[1], x.shape[-1]
+        h = self.norm(x)
+        h = (h.squeeze(2) if h.ndim == 4 else h).transpose(1, 2)   # [B, T, C]; free on the fast layout
         qkv = F.linear(h, self.qkv_proj.weight[:, :, 0], self.qkv_proj.bias)
         # Channel order of the projection is (q|k|v, head, head_dim), as in the reference.
         q, k, v = qkv.view(n, s, 3, self.n_head, c // self.n_head).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, k, v)
         y = y.transpose(1, 2).reshape(n, s, c)
-        y = F.linear(y, self.out_proj.weight[:, :, 0], self.out_proj.bias)
-        return x + y.transpose(1, 2)
+        y = F.linear(y, self.out_proj.weight[:, :, 0], self.out_proj.bias).transpose(1, 2)
+        return x + (y.unsqueeze(2) if x.ndim == 4 else y)
 
 
 class Downsample1d(nn.Module):
@@ -130,8 +184,10 @@ class Downsample1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         pad = self.kernel.shape[0] // 2 - 1
-        x = F.pad(x, (pad, pad), mode="reflect")
+        x = reflect_pad_time(x, pad)
         weight = self.kernel.to(x.dtype).expand(channels, 1, -1).contiguous()
+        if x.ndim == 4:
+            return F.conv2d(x, to_fast_layout(weight), stride=(1, 2), groups=channels)
         return F.conv1d(x, weight, stride=2, groups=channels)
 
 
@@ -145,8 +201,11 @@ class Upsample1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         pad = self.kernel.shape[0] // 2 - 1
-        x = F.pad(x, ((pad + 1) // 2,) * 2, mode="reflect")
+        x = reflect_pad_time(x, (pad + 1) // 2)
         weight = self.kernel.to(x.dtype).expand(channels, 1, -1).contiguous()
+        if x.ndim == 4:
+            return F.conv_transpose2d(x, to_fast_layout(weight), stride=(1, 2), padding=(0, pad * 2 + 1),
+                                      groups=channels)
         return F.conv_transpose1d(x, weight, stride=2, padding=pad * 2 + 1, groups=channels)
 
 

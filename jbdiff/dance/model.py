@@ -18,6 +18,8 @@ from .blocks import (
     SelfAttention1d,
     SkipBlock,
     Upsample1d,
+    from_fast_layout,
+    to_fast_layout,
 )
 
 TIME_FEATURES = 16
@@ -127,6 +129,7 @@ class DanceUNet(nn.Module):
         self.shape = DanceShape(io_channels, depth, n_attn_layers, c_mults).validate()
         self.timestep_embed = FourierFeatures(1, TIME_FEATURES)
         self.net = self._build(self.shape)
+        self.channels_last = False  # the fast layout: see set_channels_last
         with torch.no_grad():  # the reference halves its initial weights (not the time features)
             for param in self.net.parameters():
                 param.mul_(0.5)
@@ -184,6 +187,21 @@ class DanceUNet(nn.Module):
                 module.impl = impl
         return self
 
+    def set_channels_last(self, on: bool = True) -> DanceUNet:
+        """Run inside on [B, C, 1, T] channels-last tensors (cuDNN's NHWC convs, no per-conv transposes).
+
+        Same parameters and the same maths; inputs and outputs stay [B, C, T]. The GPU fast path
+        turns it on. The convs cache their 4-D weights (checked per call in eager mode; a CUDA
+        graph replays the cache, see weights_version).
+        """
+        self.channels_last = bool(on)
+        return self
+
+    def weights_version(self) -> int:
+        """Changes whenever a parameter is modified in place: a captured CUDA graph of the
+        channels-last layout replays cached 4-D weights, so its owner re-captures on a change."""
+        return sum(p._version for p in self.parameters())
+
     @property
     def length_multiple(self) -> int:
         """Input lengths must be multiples of this (2 ** (depth - 1); 8192 for the published model)."""
@@ -223,4 +241,7 @@ class DanceUNet(nn.Module):
             )
         embed = self.timestep_embed(t[:, None])
         embed = embed[:, :, None].expand(-1, -1, x.shape[2]).to(x.dtype)
-        return self.net(torch.cat([x, embed], dim=1))
+        h = torch.cat([x, embed], dim=1)
+        if self.channels_last:
+            return from_fast_layout(self.net(to_fast_layout(h)))
+        return self.net(h)
