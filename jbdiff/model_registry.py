@@ -23,6 +23,13 @@ MODELS: dict[str, str] = {
     "jbdiff-v1": "the published Jukebox Diffusion v1 weights (jbdiff download jbdiff-v1)",
     "random-v1": "the published shapes with random weights: benchmarks and capacity tests; makes no music",
 }
+BUNDLE_SUFFIX = ".safetensors"
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def is_model_file(name: str) -> bool:
+    """Whether ``name`` names a model by file (a bundle or a YAML config) rather than by registry name."""
+    return Path(name).suffix in (BUNDLE_SUFFIX, *CONFIG_SUFFIXES)
 
 
 def describe_models() -> str:
@@ -59,12 +66,12 @@ def load_pipeline(model: str, device: str = "auto", sampling_config: str | None 
         base = Path(sampling_config).parent if sampling_config else None
         return Pipeline.from_config(model_cfg, sampling, dev, base_dir=str(base) if base else None, name="jbdiff-v1")
     path = Path(model)
-    if path.suffix == ".safetensors" and path.exists():
+    if path.suffix == BUNDLE_SUFFIX and path.exists():
         from jbdiff.bundle import load_bundle
 
         sampling = load_sampling_config(sampling_config) if sampling_config else None
         return Pipeline(load_bundle(path, sampling_cfg=sampling, name=path.stem), dev)
-    if path.suffix in (".yaml", ".yml") and path.exists():
+    if path.suffix in CONFIG_SUFFIXES and path.exists():
         cfg = load_config(path)
         sampling = load_sampling_config(sampling_config) if sampling_config else cfg.sampling
         if sampling is None:

@@ -1,7 +1,8 @@
 """The server: composes journal, queue, workers, parameters and the OSC transport; starts and drains them.
 
 Public hooks for other front ends (hot folder, MIDI; issue 7): :meth:`Server.submit` (the same
-path OSC's ``/jbdiff/generate`` takes), :meth:`Server.set_param`, ``server.queue.subscribe``
+path OSC's ``/jbdiff/generate`` takes; every job gets the model selected now, ``server.selection``),
+:meth:`Server.set_param`, ``server.queue.subscribe``
 for job events, :meth:`Server.add_service` for anything with ``start()``/``stop()``, and
 ``server.journal.transaction()`` for their own tables.
 """
@@ -24,6 +25,7 @@ from server.config import ServerConfig
 from server.engine import Engine, EngineState
 from server.errors import JobNotFound, ModelNotLoaded
 from server.journal import FINAL_STATES, JobRecord, JobState, Journal
+from server.model_select import ModelSelection
 from server.osc.dispatch import Dispatcher, all_routes
 from server.osc.job import event_message
 from server.outputs import finished_output
@@ -76,14 +78,15 @@ class DataDirLock:
 class Server:
     """One long-running server; ``start()`` returns once it listens, ``stop()`` drains and persists."""
 
-    def __init__(self, cfg: ServerConfig, *, engine_loader: Callable[[str], Engine] | None = None,
+    def __init__(self, cfg: ServerConfig, *, engine_loader: Callable[..., Engine] | None = None,
                  now: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.now = now
-        for folder in (cfg.data_path, cfg.output_dir, cfg.presets_dir, cfg.drop_path):
+        for folder in (cfg.data_path, cfg.output_dir, cfg.presets_dir, cfg.drop_path, cfg.models_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(cfg.data_path)
         self.journal = Journal(cfg.journal_path, now=now)
+        self.selection = ModelSelection(cfg)
         self.queue = JobQueue(self.journal, max_queue=cfg.max_queue, max_attempts=cfg.max_attempts, now=now)
         self.params = ParamStore(cfg.roots)
         self.presets = Presets(cfg.presets_dir)
@@ -91,7 +94,7 @@ class Server:
         self.routes = all_routes()
         # One per entry of cfg.workers: threads here, or one process each (server.worker_process).
         try:
-            self.worker_mode, self.workers = make_workers(cfg, self.queue, engine_loader)
+            self.worker_mode, self.workers = make_workers(cfg, self.queue, engine_loader, preload=self.selection.get)
         except BaseException:
             self.journal.close()
             self._lock.release()
@@ -126,7 +129,7 @@ class Server:
         self.transport.start()
         host, port = self.transport.address
         logger.info("jbdiff %s listening for OSC on %s:%d (replies to port %d); data in %s; model %s on %s (%s)",
-                    __version__, host, port, cfg.reply_port, cfg.data_path, cfg.model,
+                    __version__, host, port, cfg.reply_port, cfg.data_path, self.selection.get(),
                     ", ".join(w.device for w in self.workers), f"worker_mode {self.worker_mode}")
         return self
 
@@ -243,16 +246,30 @@ class Server:
 
     def submit(self, values: Mapping[str, Any], *, source: str = "osc", sender: tuple[str, int] | None = None,
                reply_to: tuple[str, int] | None = None) -> JobRecord:
-        """Queue a job from coerced key values (see server.params.parse_pairs); seeds fixed now."""
-        state, message = self.model_state()
-        if state in (EngineState.MISSING, EngineState.ERROR):
-            raise ModelNotLoaded(message)
+        """Queue a job from coerced key values (see server.params.parse_pairs) under the selected model; seeds fixed now."""
+        model = self.selection.get()
+        reason = self.unloadable(model)
+        if reason is not None:
+            raise ModelNotLoaded(reason)
         values = dict(values)
         tag = values.pop("tag", None)
         request = self.params.request(values).with_seeds()
         if reply_to is None and sender is not None:
             reply_to = self.clients.reply_address(sender)
-        return self.queue.submit(request.project_name, request.to_dict(), source=source, reply_to=reply_to, tag=tag)
+        return self.queue.submit(request.project_name, request.to_dict(), source=source, reply_to=reply_to, tag=tag,
+                                 model=model)
+
+    def unloadable(self, model: str) -> str | None:
+        """Why ``model`` cannot render, if every worker failed to load it since it was last selected; else None.
+
+        Selecting it again (/jbdiff/model/set) lets the next job try once more (e.g. after a download).
+        """
+        since = self.selection.changed_at
+        failed = [w for w in self.workers
+                  if w.load_failure is not None and w.load_failure[0] == model and w.load_failure[1] >= since]
+        if not failed or len(failed) < len(self.workers):
+            return None
+        return failed[0].message
 
     def set_param(self, name: Any, value: Any) -> Any:
         """Set a live parameter; running-capable ones also reach jobs that are rendering now."""
@@ -286,7 +303,7 @@ class Server:
             ("version", __version__),
             ("model", state.value),
             ("model_message", message),
-            ("model_name", self.cfg.model),
+            ("model_name", self.selection.get()),
             ("queued", self.journal.count(JobState.QUEUED)),
             ("running", " ".join(w.current.job.id for w in self.workers if w.current is not None)),
             ("workers", len(self.workers)),
@@ -294,7 +311,7 @@ class Server:
         ]
         for i, w in enumerate(self.workers):
             items += [(f"worker.{i}", w.describe()), (f"worker.{i}.pid", w.pid or 0),
-                      (f"worker.{i}.restarts", w.restarts)]
+                      (f"worker.{i}.restarts", w.restarts), (f"worker.{i}.model", w.model or "")]
         items += [
             ("accepting", int(self.queue.accepting)),
             ("uptime_s", round(self.now() - self.started_at, 3)),

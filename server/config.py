@@ -179,7 +179,8 @@ class ServerConfig:
     # Client addresses or networks allowed to talk to a server bound beyond loopback.
     allow: list[str] = field(default_factory=list)
     data_dir: str | None = None                                       # None: the platform's data dir
-    model: str = "demo"                                               # demo (built in), jbdiff-v1, tiny or a path
+    # demo (built in), jbdiff-v1, tiny or a path; /jbdiff/model/set picks another for the next jobs.
+    model: str = "demo"
     # One worker per entry: "auto", "cpu", "cuda:0", ...; "auto" alone means one per visible GPU.
     workers: list[str] = field(default_factory=lambda: ["auto"])
     # process: each worker in its own process (own CUDA context; a crash costs one job run, not the
@@ -246,6 +247,16 @@ class ServerConfig:
     @property
     def journal_path(self) -> Path:
         return self.data_path / "jobs.sqlite"
+
+    @property
+    def models_dir(self) -> Path:
+        """Bundles and model configs a client may select by file name (/jbdiff/model/set)."""
+        return self.data_path / "models"
+
+    @property
+    def model_selection_path(self) -> Path:
+        """The model chosen over OSC, kept across restarts."""
+        return self.data_path / "model.json"
 
     @property
     def drop_path(self) -> Path:

@@ -54,7 +54,7 @@ class QueueFull(ServerError):
 
 
 class ModelNotLoaded(ServerError):
-    """No worker has a model (checkpoints missing or failed to load): generation is impossible."""
+    """Every worker failed to load the selected model (checkpoints missing or broken): select another, or fix it and select it again."""
 
     code = "ModelNotLoaded"
 

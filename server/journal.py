@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     result_path TEXT,
     seconds REAL,
-    error TEXT
+    error TEXT,
+    model TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,7 +76,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 _COLUMNS = ("seq", "id", "name", "state", "request", "source", "reply_host", "reply_port", "tag", "attempts",
             "worker", "cancel_requested", "created_at", "started_at", "finished_at", "result_path", "seconds",
-            "error")
+            "error", "model")
+# Nullable columns added after schema 1 shipped: a journal from before gets them in place (NULL in old rows).
+_ADDED_COLUMNS = {"model": "TEXT"}
 
 
 class JournalError(RuntimeError):
@@ -103,6 +106,7 @@ class JobRecord:
     result_path: str | None = None
     seconds: float | None = None
     error: str | None = None
+    model: str | None = None      # the model selected when it was submitted; None (older journals): the configured one
     seq: int = field(default=0, compare=False)
 
     @property
@@ -141,6 +145,10 @@ class Journal:
             elif int(row["value"]) != SCHEMA_VERSION:
                 raise JournalError(f"{self.path}: journal schema {row['value']} is not {SCHEMA_VERSION}; "
                                    "move the file away to start a fresh journal")
+            have = {r["name"] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -161,15 +169,15 @@ class Journal:
     # ------------------------------------------------------------------ writes
 
     def add(self, job_id: str, name: str, request: dict[str, Any], *, source: str = "osc",
-            reply_to: tuple[str, int] | None = None, tag: str | None = None) -> JobRecord:
+            reply_to: tuple[str, int] | None = None, tag: str | None = None, model: str | None = None) -> JobRecord:
         """Insert a new queued job (raises sqlite3.IntegrityError if the id exists)."""
         host, port = reply_to if reply_to else (None, None)
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO jobs (id, name, state, request, source, reply_host, reply_port, tag, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, name, state, request, source, reply_host, reply_port, tag, created_at, model) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, name, JobState.QUEUED.value, json.dumps(request, sort_keys=True), source, host, port,
-                 tag, self._now()),
+                 tag, self._now(), model),
             )
             return self._get(db, job_id)
 

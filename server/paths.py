@@ -12,7 +12,7 @@ from server.errors import BadPath
 MAX_PATH_CHARS = 4096
 
 
-def resolve_in_roots(raw: object, roots: Sequence[Path], what: str = "path") -> Path:
+def resolve_in_roots(raw: object, roots: Sequence[Path], what: str = "path", expected: str = "an audio file") -> Path:
     """Resolve ``raw`` (absolute, or relative to the first root) and check it stays inside a root.
 
     Rejects ``..`` components outright (even when they would land inside a root, so clients
@@ -46,7 +46,7 @@ def resolve_in_roots(raw: object, roots: Sequence[Path], what: str = "path") -> 
         raise BadPath(f"{what}: {raw!r} cannot be read ({exc})") from None
     if not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise BadPath(f"{what}: {raw!r} is {kind} (expected an audio file)")
+        raise BadPath(f"{what}: {raw!r} is {kind} (expected {expected})")
     return real
 
 

@@ -111,7 +111,7 @@ class JobQueue:
     # ------------------------------------------------------------------ producers
 
     def submit(self, name: str, request: dict[str, Any], *, source: str = "osc",
-               reply_to: tuple[str, int] | None = None, tag: str | None = None) -> JobRecord:
+               reply_to: tuple[str, int] | None = None, tag: str | None = None, model: str | None = None) -> JobRecord:
         """Journal a new queued job and wake a worker; QueueFull / ShuttingDown when it cannot."""
         with self._cond:
             if not self._accepting:
@@ -122,7 +122,8 @@ class JobQueue:
                                 "cancel some or wait")
             for _ in range(8):
                 try:
-                    job = self.journal.add(self._new_id(), name, request, source=source, reply_to=reply_to, tag=tag)
+                    job = self.journal.add(self._new_id(), name, request, source=source, reply_to=reply_to, tag=tag,
+                                           model=model)
                     break
                 except sqlite3.IntegrityError:
                     continue

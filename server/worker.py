@@ -1,9 +1,10 @@
-"""A worker: loads its engine once, then takes jobs from the queue one at a time until stopped.
+"""A worker: loads the selected model, then takes jobs from the queue one at a time until stopped.
 
-:func:`render_job` is the one readable place where a job's outcome is decided, with one
-``except`` per outcome (huey's shape): done, cancelled/interrupted, out of memory, bad input, bug.
-Thread workers (:class:`Worker`, here) and worker processes (server.worker_process and
-server.worker_child) both run jobs through it.
+Each job names the model it was submitted under; :func:`render_with` swaps the worker's one
+engine when that differs from the loaded one. :func:`render_job` is the one readable place where
+a job's outcome is decided, with one ``except`` per outcome (huey's shape): done,
+cancelled/interrupted, out of memory, bad input, bug. Thread workers (:class:`Worker`, here) and
+worker processes (server.worker_process and server.worker_child) both run jobs through them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from jbdiff.errors import CancelledError, JbdiffError
 from jbdiff.request import GenerationRequest
-from server.engine import Engine, EngineState, describe_load_error, supports_live
+from server.engine import Engine, EngineSlot, EngineState, call_loader, release_memory
 from server.journal import JobRecord, JobState
 from server.outputs import write_result
 from server.params import LiveValues, live_fields
@@ -39,16 +40,6 @@ def _oom_types() -> tuple[type[BaseException], ...]:
         return (torch.cuda.OutOfMemoryError, MemoryError)
     except ImportError:  # pragma: no cover - torch is a dependency
         return (MemoryError,)
-
-
-def _release_memory() -> None:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except Exception:  # pragma: no cover - best effort only
-        logger.debug("could not empty the CUDA cache", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -86,7 +77,7 @@ def render_job(engine: Engine, job: JobRecord, token: CancelToken, *, output_dir
     except CancelledError:
         return Outcome(JobState.INTERRUPTED if token.reason == "shutdown" else JobState.CANCELLED)
     except _oom_types():
-        _release_memory()
+        release_memory()
         logger.warning("job %s: out of memory on %s", job.id, device)
         return Outcome(JobState.FAILED, {"error": OOM_REASON.format(device=device)})
     except JbdiffError as exc:
@@ -102,6 +93,18 @@ def render_job(engine: Engine, job: JobRecord, token: CancelToken, *, output_dir
     return Outcome(JobState.DONE, {"result_path": str(wav), "seconds": seconds})
 
 
+def render_with(slot: EngineSlot, job: JobRecord, token: CancelToken, *, default_model: str,
+                live: LiveValues | None, **render: Any) -> Outcome:
+    """Load the job's model if the slot holds another (or none), then render; one that cannot load fails the job.
+
+    ``default_model`` stands in for jobs journaled before jobs named their model.
+    """
+    engine = slot.ensure(job.model or default_model)
+    if engine is None:
+        return Outcome(JobState.FAILED, {"error": f"cannot load model {slot.message}"})
+    return render_job(engine, job, token, live=live if slot.live_supported else None, **render)
+
+
 class WorkerBase:
     """What the server reads from any worker, thread or process: its state, current job and counters."""
 
@@ -114,6 +117,8 @@ class WorkerBase:
         self.state = EngineState.LOADING
         self.message = "loading the model"
         self.live_supported = False
+        self.model: str | None = None            # the model loaded now
+        self.load_failure: tuple[str, float] | None = None    # (model, monotonic time) of a failed load
         self.current: Claim | None = None
         self.jobs_run = 0
         self.restarts = 0                        # a thread is never restarted (processes are)
@@ -122,6 +127,14 @@ class WorkerBase:
     def state_label(self) -> str:
         return self.state.value
 
+    def engine_changed(self, state: EngineState, message: str, model: str | None, live_supported: bool,
+                       failed: str | None) -> None:
+        """The worker's engine slot moved (loading, ready, missing, error): what status and submit read."""
+        self.state, self.message, self.model, self.live_supported = state, message, model, live_supported
+        self.load_failure = (failed, time.monotonic()) if failed else None
+        if state != EngineState.LOADING:
+            self.loaded.set()
+
     def describe(self) -> str:
         """One status line: device, state, current job."""
         job = self.current.job.id if self.current is not None else "idle"
@@ -129,7 +142,7 @@ class WorkerBase:
 
 
 class Worker(WorkerBase):
-    """One thread, one engine, in the server's own process (``worker_mode: thread``).
+    """One thread, one engine at a time, in the server's own process (``worker_mode: thread``).
 
     The OSC receiver never waits on it. :class:`server.worker_process.ProcessWorker` has the
     same surface (WorkerBase, busy, pid, update_live, stop_taking, interrupt, join).
@@ -137,14 +150,18 @@ class Worker(WorkerBase):
 
     mode = "thread"
 
-    def __init__(self, name: str, device: str, queue: JobQueue, load: Callable[[str], Engine], output_dir: Path,
-                 *, progress_hz: float = 4.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, device: str, queue: JobQueue, load: Callable[..., Engine], output_dir: Path,
+                 *, preload: Callable[[], str], default_model: str, progress_hz: float = 4.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name, device, queue)
-        self._load = load
+        self.slot = EngineSlot(lambda model: call_loader(load, device, model), where=f"worker {name} ({device})",
+                               on_change=lambda s: self.engine_changed(s.state, s.message, s.model,
+                                                                       s.live_supported, s.failed))
+        self._preload = preload                  # the model to load at start: the current selection
+        self.default_model = default_model
         self.output_dir = output_dir
         self.progress_hz = progress_hz
         self._monotonic = monotonic
-        self.engine: Engine | None = None
         self.live: LiveValues | None = None
         self._thread: threading.Thread | None = None
 
@@ -175,8 +192,7 @@ class Worker(WorkerBase):
         return not self._thread.is_alive()
 
     def _main(self) -> None:
-        if not self.load():
-            return
+        self.load()                 # a model that cannot load leaves the worker up: another may be selected
         while True:
             claim = self.queue.claim(self.name)
             if claim is None:
@@ -187,34 +203,20 @@ class Worker(WorkerBase):
                 logger.exception("worker %s: recording job %s failed", self.name, claim.job.id)
 
     def load(self) -> bool:
-        """Load the engine once; on failure keep the reason (status and ModelNotLoaded replies show it)."""
-        t0 = time.perf_counter()
-        try:
-            engine = self._load(self.device)
-        except Exception as exc:
-            self.state, self.message = describe_load_error(exc)
-            logger.error("worker %s (%s): %s", self.name, self.device, self.message)
-            self.loaded.set()
-            return False
-        self.engine = engine
-        self.live_supported = supports_live(engine)
-        self.state, self.message = EngineState.READY, "ready"
-        logger.info("worker %s: model ready on %s in %.1f s", self.name, self.device, time.perf_counter() - t0)
-        self.loaded.set()
-        return True
+        """Load the current selection now (status and ModelNotLoaded replies show why, if it cannot)."""
+        return self.slot.ensure(self._preload()) is not None
 
     # ------------------------------------------------------------------ one job
 
     def run_job(self, claim: Claim) -> None:
-        """Render one claimed job and record exactly one outcome for it."""
-        assert self.engine is not None
+        """Render one claimed job (with the model it names) and record exactly one outcome for it."""
         self.current = claim
-        self.live = LiveValues() if self.live_supported else None
+        self.live = LiveValues()
         try:
-            outcome = render_job(self.engine, claim.job, claim.token, output_dir=self.output_dir,
-                                 device=self.device, live=self.live,
-                                 progress=lambda stage, frac: self.queue.progress(claim, stage, frac),
-                                 progress_hz=self.progress_hz, monotonic=self._monotonic)
+            outcome = render_with(self.slot, claim.job, claim.token, default_model=self.default_model,
+                                  live=self.live, output_dir=self.output_dir, device=self.device,
+                                  progress=lambda stage, frac: self.queue.progress(claim, stage, frac),
+                                  progress_hz=self.progress_hz, monotonic=self._monotonic)
             self.queue.finish(claim, outcome.state, **outcome.fields)
         finally:
             self.jobs_run += 1

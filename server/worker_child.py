@@ -1,12 +1,14 @@
-"""Inside a worker process: one engine on one device, claiming jobs from the shared journal.
+"""Inside a worker process: one engine at a time on one device, claiming jobs from the shared journal.
 
 Started by :class:`server.worker_process.ProcessWorker` (``spawn``: a fresh interpreter). It
 talks to the server over two one-way pipes: commands in (``wake``, ``cancel``, ``live``,
-``interrupt``, ``stop``) and events out (``ready``, ``load_failed``, ``started``, ``progress``,
-``finished``). It claims jobs in the journal itself (atomically, beside the other workers) but
-never records how a job ended: the server does that from ``finished`` and then tells clients,
-so a result the server never heard of is never reported; if this process dies first, the job
-is still ``running`` for this worker and the server re-queues it.
+``interrupt``, ``stop``) and events out (``engine``: its model loading, ready or failed to load;
+``started``, ``progress``, ``finished``). A job for another model than the loaded one swaps the
+engine first; a model that cannot load fails that job, and the process keeps serving. It claims
+jobs in the journal itself (atomically, beside the other workers) but never records how a job
+ended: the server does that from ``finished`` and then tells clients, so a result the server
+never heard of is never reported; if this process dies first, the job is still ``running`` for
+this worker and the server re-queues it.
 """
 
 from __future__ import annotations
@@ -17,18 +19,17 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from server.config import ServerConfig
-from server.engine import Engine, describe_load_error, load_engine, supports_live
+from server.engine import Engine, EngineSlot, call_loader, load_engine
 from server.journal import JobRecord, Journal
 from server.params import LiveValues
 from server.queue import CancelToken
-from server.worker import render_job
+from server.worker import render_with
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,10 @@ class ChildSpec:
     name: str
     device: str
     cfg: ServerConfig
-    load: Callable[[str], Engine] | None     # None: load_engine(cfg, device), as the server would
+    load: Callable[..., Engine] | None       # None: load_engine(cfg, device, model), as the server would
     threads: int                             # torch CPU threads (the cores are shared between workers)
     parent_pid: int
+    model: str = ""                          # loaded before the first job (the selection); "": cfg.model
     log_level: int = logging.INFO
     poll_s: float = 1.0                      # look for queued jobs this often even without a wake
 
@@ -53,7 +55,7 @@ class ChildSpec:
 class _Running:
     job: JobRecord
     token: CancelToken
-    live: LiveValues | None
+    live: LiveValues
 
 
 def child_main(spec: ChildSpec, commands: Connection, events: Connection) -> None:
@@ -96,42 +98,33 @@ class _Child:
         self._stopping = False
         self._loaded = False
         self._current: _Running | None = None
+        self._slot = EngineSlot(self._load, where=spec.device, on_change=self._engine_changed)
 
     def run(self) -> None:
         threading.Thread(target=self._listen, name="jbdiff-worker-commands", daemon=True).start()
-        engine = self._load()
-        if engine is None:
-            return
+        self._slot.ensure(self.spec.model or self.spec.cfg.model)   # if it cannot load, jobs for others still can
+        with self._lock:
+            self._loaded = True
         journal = Journal(self.spec.cfg.journal_path)
         try:
-            self._serve(engine, journal)
+            self._serve(journal)
         finally:
             journal.close()
 
     # ------------------------------------------------------------------ main thread
 
-    def _load(self) -> Engine | None:
+    def _load(self, model: str) -> Engine:
         spec = self.spec
-        t0 = time.perf_counter()
-        try:
-            _use_device(spec.device)
-            load = spec.load or functools.partial(load_engine, spec.cfg)
-            engine = load(spec.device)
-            _set_threads(spec.threads)
-        except Exception as exc:
-            state, message = describe_load_error(exc)
-            logger.error("%s: %s", spec.device, message)
-            self._send("load_failed", state.value, message)
-            return None
-        with self._lock:
-            self._loaded = True
-        logger.info("model ready on %s in %.1f s", spec.device, time.perf_counter() - t0)
-        self._send("ready", supports_live(engine))
+        _use_device(spec.device)
+        engine = call_loader(spec.load or functools.partial(load_engine, spec.cfg), spec.device, model)
+        _set_threads(spec.threads)
         return engine
 
-    def _serve(self, engine: Engine, journal: Journal) -> None:
+    def _engine_changed(self, slot: EngineSlot) -> None:
+        self._send("engine", slot.state.value, slot.message, slot.model, slot.live_supported, slot.failed)
+
+    def _serve(self, journal: Journal) -> None:
         spec = self.spec
-        live_ok = supports_live(engine)
         while True:
             self._wake.clear()
             with self._lock:
@@ -142,16 +135,16 @@ class _Child:
                     os._exit(EXIT_ORPHANED)
                 job = journal.claim(spec.name)
                 if job is not None:
-                    running = _Running(job, CancelToken(), LiveValues() if live_ok else None)
+                    running = _Running(job, CancelToken(), LiveValues())
                     self._current = running
             if job is None:
                 self._wake.wait(spec.poll_s)
                 continue
             self._send("started", job)
             try:
-                outcome = render_job(engine, job, running.token, output_dir=spec.cfg.output_dir,
-                                     device=spec.device, live=running.live, progress=self._progress(job.id),
-                                     progress_hz=spec.cfg.progress_hz)
+                outcome = render_with(self._slot, job, running.token, default_model=spec.cfg.model,
+                                      live=running.live, output_dir=spec.cfg.output_dir, device=spec.device,
+                                      progress=self._progress(job.id), progress_hz=spec.cfg.progress_hz)
             finally:
                 with self._lock:
                     self._current = None
@@ -193,7 +186,7 @@ class _Child:
                 if running is not None:
                     running.token.trigger("shutdown")
             elif kind == "live":
-                if running is not None and running.live is not None:
+                if running is not None:
                     running.live.update(args[0])
             elif kind == "stop":
                 self._stopping = True

@@ -6,7 +6,8 @@ The server supervises each child from one thread (:class:`ProcessWorker`):
   clean on the child's own device; two worker threads in one process cannot capture CUDA graphs
   side by side, see docs/benchmarks.md).
 - It relays the child's events into the queue: ``started`` (the child claimed a job in the
-  journal), ``progress`` and ``finished``. The server records how a job ended and then tells
+  journal), ``progress`` and ``finished``; ``engine`` (the child's model is loading, ready, or
+  failed to load) goes into the worker's status. The server records how a job ended and then tells
   clients, in that order and in one place, exactly as thread workers do. Events travel over a
   pipe rather than through the journal because progress is never journaled (it is news, several
   a second) and a pipe delivers in order at once; its end of file is also the death notice.
@@ -76,14 +77,20 @@ def choose_mode(cfg: ServerConfig, devices: list[str], in_process_loader: bool) 
     return "process" if len(devices) > 1 and not in_process_loader else "thread"
 
 
-def make_workers(cfg: ServerConfig, queue: JobQueue,
-                 engine_loader: Callable[[str], Engine] | None = None) -> tuple[str, list[Any]]:
-    """The server's workers, one per entry of ``cfg.workers``, as threads or processes (see choose_mode)."""
+def make_workers(cfg: ServerConfig, queue: JobQueue, engine_loader: Callable[..., Engine] | None = None, *,
+                 preload: Callable[[], str] | None = None) -> tuple[str, list[Any]]:
+    """The server's workers, one per entry of ``cfg.workers``, as threads or processes (see choose_mode).
+
+    ``engine_loader(device[, model=])`` replaces the Pipeline (tests); ``preload()`` names the model
+    each worker (and each restarted worker process) loads before its first job: the current selection.
+    """
     devices = resolve_workers(cfg.workers)
     mode = choose_mode(cfg, devices, engine_loader is not None)
+    preload = preload or (lambda: cfg.model)
     if mode == "thread":
         load = engine_loader or functools.partial(load_engine, cfg)
-        return mode, [Worker(f"w{i}", device, queue, load, cfg.output_dir, progress_hz=cfg.progress_hz)
+        return mode, [Worker(f"w{i}", device, queue, load, cfg.output_dir, preload=preload, default_model=cfg.model,
+                             progress_hz=cfg.progress_hz)
                       for i, device in enumerate(devices)]
     if engine_loader is not None:
         try:
@@ -93,7 +100,7 @@ def make_workers(cfg: ServerConfig, queue: JobQueue,
                               f"(a module-level function or engine_factory in the config), not {engine_loader!r}"
                               ) from None
     threads = cfg.cpu_threads or max(1, ((os.cpu_count() or 2) - 1) // len(devices))
-    return mode, [ProcessWorker(f"w{i}", device, queue, cfg, load=engine_loader, threads=threads)
+    return mode, [ProcessWorker(f"w{i}", device, queue, cfg, load=engine_loader, threads=threads, preload=preload)
                   for i, device in enumerate(devices)]
 
 
@@ -158,12 +165,13 @@ class ProcessWorker(WorkerBase):
     mode = "process"
 
     def __init__(self, name: str, device: str, queue: JobQueue, cfg: ServerConfig, *,
-                 load: Callable[[str], Engine] | None = None, threads: int = 1,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 load: Callable[..., Engine] | None = None, threads: int = 1,
+                 preload: Callable[[], str] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name, device, queue)
         self.cfg = cfg
         self._load = load
         self._threads = threads
+        self._preload = preload or (lambda: cfg.model)
         self._monotonic = monotonic
         self.message = "starting the worker process"
         self.pid: int | None = None
@@ -175,7 +183,6 @@ class ProcessWorker(WorkerBase):
         self._alive = False
         self._proc: Any = None
         self._outbox: _Outbox | None = None
-        self._load_failed = False
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -244,7 +251,7 @@ class ProcessWorker(WorkerBase):
             except Exception:  # noqa: BLE001 - e.g. spawning failed: treat it as a crash, retry later
                 logger.exception("worker %s: could not run its process", self.name)
                 lived, finished = 0.0, 0
-            if self._stop.is_set() or self._load_failed:
+            if self._stop.is_set():
                 break
             failures = 1 if finished or lived >= HEALTHY_S else failures + 1
             delay = restart_delay(failures, self.cfg.restart_delay_s, self.cfg.restart_delay_max_s)
@@ -259,7 +266,7 @@ class ProcessWorker(WorkerBase):
             self.restarting = False
             self.restarts += 1
         self.restarting = False
-        if not self._load_failed:
+        if self.load_failure is None:
             self.message = "stopped"
 
     def _run_child(self) -> tuple[float, int]:
@@ -268,10 +275,10 @@ class ProcessWorker(WorkerBase):
         events_in, events_out = ctx.Pipe(duplex=False)
         commands_in, commands_out = ctx.Pipe(duplex=False)
         spec = ChildSpec(self.name, self.device, self.cfg, self._load, self._threads, os.getpid(),
-                         log_level=logging.getLogger().getEffectiveLevel())
+                         model=self._preload(), log_level=logging.getLogger().getEffectiveLevel())
         proc = ctx.Process(target=child_main, args=(spec, commands_in, events_out), daemon=True,
                            name=f"jbdiff-worker-{self.name}")
-        self.state, self.message = EngineState.LOADING, "loading the model"
+        self.engine_changed(EngineState.LOADING, "loading the model", None, self.live_supported, None)
         try:
             proc.start()
         except BaseException:
@@ -320,14 +327,9 @@ class ProcessWorker(WorkerBase):
 
     def _handle(self, kind: str, *args: Any) -> None:
         try:
-            if kind == "ready":
-                self.live_supported = bool(args[0])
-                self.state, self.message = EngineState.READY, "ready"
-                self.loaded.set()
-            elif kind == "load_failed":
-                self.state, self.message = EngineState(args[0]), str(args[1])
-                self._load_failed = True
-                self.loaded.set()
+            if kind == "engine":
+                state, message, model, live_supported, failed = args
+                self.engine_changed(EngineState(state), str(message), model, bool(live_supported), failed)
             elif kind == "started":
                 job = args[0]
                 self.current = self.queue.adopt(job, self.name, RemoteToken(self, job.id))
@@ -353,6 +355,7 @@ class ProcessWorker(WorkerBase):
     def _after_exit(self, code: int | None) -> None:
         """The child is gone: what it held goes back to the queue (or stays interrupted at shutdown)."""
         self.current = None
+        self.model = None                   # its engine went with it
         stopping = self._stop.is_set()
         reason = f"worker {self.name} on {self.device} {describe_exit(code)}"
         for job in self.queue.abandon(self.name, reason, requeue=not stopping):

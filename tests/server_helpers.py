@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from jbdiff.errors import CancelledError
 from jbdiff.request import GenerationRequest
+from server.app import Server
 from server.config import ServerConfig, parse_server_config
 
 
@@ -102,6 +104,63 @@ class OscClient:
         self._stop = True
         self._thread.join(1.0)
         self.sock.close()
+
+
+def status(client: OscClient) -> dict:
+    flat = client.request("/jbdiff/status")
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def serving(tmp_path: Path) -> Iterator[Callable[..., tuple[Any, OscClient]]]:
+    """Body of a ``serve`` fixture: ``serve(loader=..., **config)`` -> (server, registered client), ready.
+
+    ``loader=None`` loads models as the server does; at the end every server stops (cancelling
+    its jobs) and no worker process is left behind.
+    """
+    started: list[tuple[Server, OscClient]] = []
+
+    def start(loader=None, on_message=None, ready=True, **overrides):
+        cfg = make_config(tmp_path, **overrides)
+        srv = Server(cfg, engine_loader=loader).start()
+        client = OscClient(srv.address, on_message=on_message)
+        started.append((srv, client))
+        assert client.request("/jbdiff/hello", client.port, reply="/jbdiff/hello/ok")
+        if ready:
+            for w in srv.workers:
+                assert w.loaded.wait(60), w.describe()
+        return srv, client
+
+    yield start
+    for srv, client in started:
+        children = [w.pid for w in srv.workers if w.mode == "process" and w.pid]
+        srv.stop(on_shutdown="cancel", drain_timeout=1)
+        client.close()
+        assert not [pid for pid in children if pid_alive(pid)]          # stop leaves no worker process behind
 
 
 def make_config(tmp: Path, **overrides: Any) -> ServerConfig:

@@ -36,6 +36,9 @@ BOXES = [b["box"] for b in PATCH["boxes"]]
 API = json.loads((ROOT / "docs" / "osc.json").read_text())
 SERVER_YAML = yaml.safe_load((ROOT / "configs" / "server.yaml").read_text())
 MAX_JS = ("jbdiff_device.js", "jbdiff_session.js", "jbdiff_protocol.js")
+# Requests the server offers that the device does not send yet (issue 13: a model menu); drop each
+# entry once the device uses it.
+NOT_IN_DEVICE_YET = frozenset({"/jbdiff/model/set", "/jbdiff/model/get", "/jbdiff/model/list"})
 MIN_NODE = 18
 
 
@@ -104,7 +107,8 @@ def test_every_address_the_device_uses_is_in_the_server_table():
     used.update("/jbdiff" + a for a in re.findall(r'NS \+ "(/[a-z_/]+)"', (DEVICE / "jbdiff_protocol.js").read_text()))
     assert len(used) >= 25
     assert used <= server_addresses(), f"not in docs/osc.json: {sorted(used - server_addresses())}"
-    assert {r.address for r in all_routes()} <= used, "the device ignores a request the server offers"
+    assert {r.address for r in all_routes()} - NOT_IN_DEVICE_YET <= used, "the device ignores a request the server offers"
+    assert not NOT_IN_DEVICE_YET & used, "the device uses it now: drop it from NOT_IN_DEVICE_YET"
 
 
 def live_parameters() -> list[dict]:

@@ -21,12 +21,19 @@ import soundfile as sf
 import yaml
 
 from jbdiff.errors import CheckpointError, ConfigError
-from server.app import Server
 from server.config import parse_server_config
 from server.journal import JobState, Journal
 from server.worker import Worker
 from server.worker_process import ProcessWorker, choose_mode, make_workers, restart_delay
-from tests.server_helpers import OscClient, StandInEngine, free_port, make_config
+from tests.server_helpers import (
+    OscClient,
+    StandInEngine,
+    free_port,
+    pid_alive,
+    serving,
+    status,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,61 +85,20 @@ def missing_weights(device: str) -> None:
     raise CheckpointError("no weights in /nowhere")
 
 
+def weights_for_tiny_only(device: str, model: str) -> RecordingEngine:
+    """Every model but ``tiny`` is missing its checkpoints."""
+    if model != "tiny":
+        raise CheckpointError(f"no weights for {model} in /nowhere")
+    return RecordingEngine(steps_per_level=2, step_seconds=0.001)
+
+
 # ---------------------------------------------------------------------------- helpers
-
-
-def status(client: OscClient) -> dict:
-    flat = client.request("/jbdiff/status")
-    return dict(zip(flat[0::2], flat[1::2], strict=True))
-
-
-def wait_for(predicate, timeout: float, what: str, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # pragma: no cover - no /proc
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 @pytest.fixture
 def serve(tmp_path):
     """``serve(loader=..., **config)`` -> (server, client registered with /jbdiff/hello), ready."""
-    started: list[tuple[Server, OscClient]] = []
-
-    def start(loader=None, on_message=None, ready=True, **overrides):
-        cfg = make_config(tmp_path, **overrides)
-        srv = Server(cfg, engine_loader=loader).start()
-        client = OscClient(srv.address, on_message=on_message)
-        started.append((srv, client))
-        assert client.request("/jbdiff/hello", client.port, reply="/jbdiff/hello/ok")
-        if ready:
-            for w in srv.workers:
-                assert w.loaded.wait(60), w.describe()
-        return srv, client
-
-    yield start
-    for srv, client in started:
-        children = [w.pid for w in srv.workers if w.mode == "process" and w.pid]
-        srv.stop(on_shutdown="cancel", drain_timeout=1)
-        client.close()
-        assert not [pid for pid in children if pid_alive(pid)]          # stop leaves no worker process behind
+    yield from serving(tmp_path)
 
 
 # ---------------------------------------------------------------------------- choosing workers
@@ -380,12 +346,30 @@ def test_a_worker_process_reports_status_takes_live_params_and_cancels(serve):
 
 def test_a_worker_process_that_cannot_load_its_model_is_not_restarted(serve):
     srv, client = serve(loader=missing_weights, worker_mode="process")
-    wait_for(lambda: srv.workers[0].pid is None, 30, "the child to exit")
+    child = srv.workers[0].pid
     kv = status(client)
     assert kv["model"] == "missing" and "no weights in /nowhere" in kv["model_message"]
-    assert kv["worker.0.restarts"] == 0 and kv["worker.0.pid"] == 0 and kv["worker.0"] == "cpu missing idle"
+    assert kv["worker.0.restarts"] == 0 and kv["worker.0.pid"] == child and kv["worker.0"] == "cpu missing idle"
+    assert kv["worker.0.model"] == ""
     err = client.request("/jbdiff/generate", "seconds", 1.0, reply="/jbdiff/error")
     assert err[2] == "ModelNotLoaded"
+    time.sleep(0.5)
+    assert srv.workers[0].restarts == 0 and srv.workers[0].pid == child and pid_alive(child)   # kept, not restarted
+
+
+def test_a_worker_process_whose_model_is_missing_serves_the_next_model_selected(serve):
+    srv, client = serve(loader=weights_for_tiny_only, worker_mode="process", model="jbdiff-v1")
+    child = srv.workers[0].pid
+    assert status(client)["model"] == "missing"
+    assert client.request("/jbdiff/generate", "seconds", 0.1, reply="/jbdiff/error")[2] == "ModelNotLoaded"
+    assert client.request("/jbdiff/model/set", "tiny") == ["tiny"]
+    client.send("/jbdiff/generate", "seconds", 0.1, "levels", "2")
+    job_id = client.expect("/jbdiff/job/accepted")[0]
+    assert client.expect("/jbdiff/job/done", 30)[0] == job_id
+    kv = status(client)
+    assert kv["model"] == "ready" and kv["worker.0.model"] == "tiny" and kv["model_name"] == "tiny"
+    assert kv["worker.0.pid"] == child and kv["worker.0.restarts"] == 0
+    assert srv.journal.get(job_id).model == "tiny"
 
 
 # ---------------------------------------------------------------------------- crashes

@@ -48,10 +48,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/jbdiff/bye", bye, "Forget this client's registration (replies go to the default reply port again).",
           replies=("/jbdiff/bye/ok",)),
     Route("/jbdiff/status", status,
-          "Server state as key/value pairs: version, model (loading|ready|missing|error), model_message, "
-          "queued, running, workers, worker_mode (thread|process), worker.<n> (device, state, job; state is "
-          "restarting while a crashed worker process waits to restart), worker.<n>.pid (its process), "
-          "worker.<n>.restarts, accepting, uptime_s, data_dir, output_dir.",
+          "Server state as key/value pairs: version, model (loading|ready|missing|error: the workers' engines), "
+          "model_message, model_name (the model the next jobs render with, see /jbdiff/model/set), queued, "
+          "running, workers, worker_mode (thread|process), worker.<n> (device, state, job; state is restarting "
+          "while a crashed worker process waits to restart), worker.<n>.pid (its process), worker.<n>.restarts, "
+          "worker.<n>.model (the model it has loaded; '' for none), accepting, uptime_s, data_dir, output_dir.",
           replies=("/jbdiff/status <key> <value> ...",)),
     Route("/jbdiff/api/describe", describe,
           "The whole address space, parameters and error codes as one JSON string (the same data as docs/osc.json).",

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # One module per domain.
-ROUTE_MODULES: tuple[str, ...] = ("server.osc.api", "server.osc.job", "server.osc.params", "server.osc.hotfolder",
-                                  "server.osc.midi", "server.osc.audio")
+ROUTE_MODULES: tuple[str, ...] = ("server.osc.api", "server.osc.job", "server.osc.params", "server.osc.model",
+                                  "server.osc.hotfolder", "server.osc.midi", "server.osc.audio")
 BUNDLE_PREFIX = b"#bundle\x00"
 MAX_BUNDLE_DEPTH = 4
 MAX_BUNDLE_MESSAGES = 64

@@ -19,7 +19,7 @@ from server.osc.routes import ERROR_ADDRESS, Message, Route
 from server.params import PARAMS, default_value, to_osc
 
 DOMAIN_TITLES = {"api": "Connection and server", "job": "Jobs", "params": "Parameters and presets",
-                 "hotfolder": "Drop folder", "midi": "MIDI", "audio": "Audio device"}
+                 "model": "Model", "hotfolder": "Drop folder", "midi": "MIDI", "audio": "Audio device"}
 
 
 def _domain(route: Route) -> str:
