@@ -163,6 +163,10 @@ const SAMPLES = {
     "/jbdiff/preset/save": [["soft", "/p/soft.json"], { kind: "preset_saved", name: "soft", path: "/p/soft.json" }],
     "/jbdiff/preset/load": [["soft"], { kind: "preset_loaded", name: "soft" }],
     "/jbdiff/preset/list": [["a", "b"], { kind: "preset_list", names: ["a", "b"] }],
+    // Not read by the device yet (no model menu): parsed as unknown, never trusted.
+    "/jbdiff/model/set": [["demo"], { kind: "unknown", address: "/jbdiff/model/set", args: ["demo"] }],
+    "/jbdiff/model/get": [["demo", "demo"], { kind: "unknown", address: "/jbdiff/model/get", args: ["demo", "demo"] }],
+    "/jbdiff/model/list": [["demo", "tiny"], { kind: "unknown", address: "/jbdiff/model/list", args: ["demo", "tiny"] }],
     "/jbdiff/hotfolder/status": [["watching", 1], { kind: "hotfolder_status", items: { watching: 1 } }],
     "/jbdiff/hotfolder/drops": [["init", "/d/init/a.wav", "queued", "j1", ""],
                                 { kind: "drops", drops: [{ dropKind: "init", path: "/d/init/a.wav", state: "queued",
