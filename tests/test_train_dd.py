@@ -63,3 +63,12 @@ def test_dd_trains_resumes_and_loads(music, tmp_path, cache_audio):
 def test_dd_sample_length_must_suit_the_net(music, tmp_path):
     with pytest.raises(ConfigError, match="Dance Diffusion needs a multiple of 128"):
         run_dd(music, tmp_path, "--max-steps 1 --sample-length 8000")
+
+
+def test_same_seed_same_run_other_seed_other_weights(music, tmp_path):
+    runs = {name: run_dd(music, tmp_path / name, f"--max-steps 2 --demo-every 0 --val-items 0 --seed {seed}")
+            for name, seed in (("a", 0), ("b", 0), ("c", 1))}
+    weights = {name: torch.load(r.checkpoint, weights_only=True)["state_dict"] for name, r in runs.items()}
+    assert [v for _, v in runs["a"].losses] == [v for _, v in runs["b"].losses]
+    assert all(torch.equal(v, weights["b"][k]) for k, v in weights["a"].items())
+    assert not all(torch.equal(v, weights["c"][k]) for k, v in weights["a"].items())

@@ -7,8 +7,10 @@ demos, validation) is decided here, once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +119,14 @@ def _log_metric(trainer, name: str, value: float, step: int) -> None:
         lg.log_metrics({name: value}, step=step)
 
 
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Initialise networks from `seed` (same --seed, same starting weights) and leave the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 # ------------------------------------------------------------------------------- VQ-VAE weights
 
 
@@ -173,7 +183,8 @@ def train_level(s: StageSettings) -> FitResult:
         raise ConfigError(f"model.vqvae.base_tokens {vq.base_tokens}: a level-{level} chunk must be a whole number "
                           f"of level-{level + 1} frames (base_tokens must be a multiple of "
                           f"{hops[level + 1] // hops[level]})")
-    unet = build_unet(model_cfg.diffusion[level], model_cfg.embedding_max_length(level))
+    with seeded_init(s.seed):
+        unet = build_unet(model_cfg.diffusion[level], model_cfg.embedding_max_length(level))
     warm = s.init_weights or (path if (path is not None and not full) else None)
     if warm is not None:
         load_level_unet(unet, ckpts.read(warm) if warm != path else ckpt)
@@ -233,7 +244,8 @@ def train_dance(s: StageSettings) -> FitResult:
 
     path, ckpt, ours, full = _resume_file(s, "dd")
     model_cfg = _model_config(s, ckpt, ours)
-    net = build_dance(model_cfg.dd)
+    with seeded_init(s.seed):
+        net = build_dance(model_cfg.dd)
     if net.valid_length(s.sample_length) != s.sample_length:
         raise ConfigError(f"--sample-length {s.sample_length}: Dance Diffusion needs a multiple of "
                           f"{net.length_multiple} >= {net.min_length} (e.g. {net.valid_length(s.sample_length)})")
@@ -304,7 +316,8 @@ def train_vqvae(s: StageSettings) -> FitResult:
 
     path, ckpt, ours, full = _resume_file(s, "vqvae")
     model_cfg = _model_config(s, ckpt, ours)
-    vqvae = build_vqvae(model_cfg.vqvae)
+    with seeded_init(s.seed):
+        vqvae = build_vqvae(model_cfg.vqvae)
     top = max(vqvae.hop_lengths)
     if s.sample_length % top or s.sample_length < 2048:
         raise ConfigError(f"--sample-length {s.sample_length}: must be a multiple of the largest hop ({top}) "
