@@ -1,8 +1,9 @@
 """The device's JavaScript under Node against a real `jbdiff serve --tiny` over loopback UDP.
 
 max_for_live/tests/e2e_client.js runs the same Session, message builders and reply parsers the
-device runs in Live, with a Node UDP socket in place of [udpsend]/[udpreceive]: a refused
-context path, then generate -> progress -> done -> the WAV on disk, then a cancelled job.
+device runs in Live, with a Node UDP socket in place of [udpsend]/[udpreceive]: the model menu
+(list, a refused name, a file from the models folder, back to tiny, get), a refused context
+path, then generate -> progress -> done -> the WAV on disk, then a cancelled job.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.test_max_for_live import node
 pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL_FILE = "my model.safetensors"
 
 
 def write_wav(path: Path, seconds: float = 1.0) -> None:
@@ -37,6 +39,8 @@ def server(tmp_path):
     """`jbdiff serve --tiny` on free loopback ports with a temporary data folder."""
     data = tmp_path / "data"
     (data / "drop").mkdir(parents=True)
+    (data / "models").mkdir()
+    (data / "models" / MODEL_FILE).write_bytes(b"")   # listed and selectable; never loaded (tiny renders)
     port = free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -63,7 +67,7 @@ def test_device_javascript_generates_against_jbdiff_serve_tiny(server, tmp_path)
     write_wav(context)
     write_wav(outside)
     run = subprocess.run([node(), "max_for_live/tests/e2e_client.js", "--port", str(port), "--context", str(context),
-                          "--outside", str(outside), "--timeout", "80"],
+                          "--outside", str(outside), "--modelfile", MODEL_FILE, "--timeout", "80"],
                          cwd=ROOT, capture_output=True, text=True, timeout=100)
     summary = json.loads(run.stdout or "{}")
     assert run.returncode == 0 and "failure" not in summary, \
@@ -72,6 +76,24 @@ def test_device_javascript_generates_against_jbdiff_serve_tiny(server, tmp_path)
     # connected through /jbdiff/hello + /jbdiff/ping, with the server's state on the status line
     assert summary["connection"].startswith("jbdiff 0.1.0 at 127.0.0.1:")
     assert "model ready (tiny)" in summary["serverStatus"]
+
+    # the model menu: the server's list, the configured tiny shown as selected
+    menu = summary["modelMenu"]
+    assert menu["items"] == ["demo", "tiny", "jbdiff-v1", "random-v1", MODEL_FILE]
+    assert menu["items"][menu["index"]] == "tiny"
+    # an unknown name: the server's BadRequest, shown with the model hint
+    assert summary["modelRefused"].startswith("Error (BadRequest) Model: model: 'no-such-model'")
+    assert summary["modelRefused"].endswith(" - unknown model or file")
+    # a file picked by name comes back as an absolute path; the menu still shows it by name
+    picked = summary["modelFile"]
+    assert picked["status"] == f"Model for the next jobs: {MODEL_FILE}"
+    assert Path(picked["selected"]).is_absolute()
+    assert Path(picked["selected"]) == (data / "models" / MODEL_FILE).resolve()
+    assert picked["shown"] == MODEL_FILE
+    # back to tiny, and the server agrees when asked
+    assert summary["modelTiny"] == "Model for the next jobs: tiny"
+    assert summary["modelGet"] == {"model": "tiny", "configured": "tiny", "shown": "tiny"}
+    assert json.loads((data / "model.json").read_text())["model"] == "tiny"
 
     # a context outside the drop folder: the server's BadPath, shown with what to do
     assert summary["refused"].startswith("Error (BadPath) Generate: context:")

@@ -1947,6 +1947,47 @@
 					"outlettype": [""],
 					"id": "obj-113"
 				}
+			},
+			{
+				"box": {
+					"maxclass": "comment",
+					"text": "Model",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [1700.0, 240.0, 50.0, 20.0],
+					"fontsize": 9.5,
+					"presentation": 1,
+					"presentation_rect": [160, 134, 36, 15],
+					"id": "obj-114"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "umenu",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": ["int", "", ""],
+					"parameter_enable": 0,
+					"patching_rect": [1700.0, 266.0, 160.0, 22.0],
+					"presentation": 1,
+					"presentation_rect": [196, 132, 150, 18],
+					"varname": "model_menu",
+					"items": [],
+					"fontsize": 9.5,
+					"annotation": "The model the server renders the next jobs with. The server lists them and remembers the choice; jobs already queued keep theirs.",
+					"id": "obj-115"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "newobj",
+					"text": "prepend model",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [1700.0, 296.0, 100.0, 22.0],
+					"outlettype": [""],
+					"id": "obj-116"
+				}
 			}
 		],
 		"lines": [
@@ -2517,6 +2558,18 @@
 			{
 				"patchline": {
 					"source": ["obj-113", 0],
+					"destination": ["obj-1", 0]
+				}
+			},
+			{
+				"patchline": {
+					"source": ["obj-115", 0],
+					"destination": ["obj-116", 0]
+				}
+			},
+			{
+				"patchline": {
+					"source": ["obj-116", 0],
 					"destination": ["obj-1", 0]
 				}
 			}

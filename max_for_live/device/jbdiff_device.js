@@ -6,7 +6,7 @@
 // Inlet 0: OSC from [udpreceive] (selector = the OSC address) and messages from the UI:
 //   param <name> <value>, generate, cancel, tick, init, host <text>, share_local <text>,
 //   share_server <text>, drop_context <path>, drop_init <path>, use_clip context|init,
-//   clear context|init, recent <index>, insert, reveal, restore_* <stored list>.
+//   clear context|init, recent <index>, model <index>, insert, reveal, restore_* <stored list>.
 // Outlet 0: to [udpsend] (OSC messages, and "host" / "port" when the server moves).
 // Outlet 1: to [udpreceive] ("port" when the reply port changes).
 
@@ -85,6 +85,15 @@ function show(ev) {
             ui("recent_menu", "append", ev.items[k]);
         }
         saveRecents();
+        break;
+    case "models":
+        ui("model_menu", "clear");
+        for (var m = 0; m < ev.items.length; m++) {
+            ui("model_menu", "append", ev.items[m]);
+        }
+        if (ev.index >= 0) {
+            ui("model_menu", "set", ev.index);           // "set": shows it without sending it back
+        }
         break;
     case "result":
         ui("result_path", "set", ev.item.localPath);
@@ -207,6 +216,11 @@ function recent(index) {
     if (item) {
         ui("result_path", "set", item.localPath);
     }
+}
+
+// The model menu (a plain umenu: the names come from the server, which remembers the choice).
+function model(index) {
+    session.chooseModel(Number(index));
 }
 
 function insert() {

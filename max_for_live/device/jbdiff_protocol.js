@@ -28,6 +28,9 @@ var ADDRESS = {
     presetSave: NS + "/preset/save",
     presetLoad: NS + "/preset/load",
     presetList: NS + "/preset/list",
+    modelSet: NS + "/model/set",
+    modelGet: NS + "/model/get",
+    modelList: NS + "/model/list",
     accepted: NS + "/job/accepted",
     started: NS + "/job/started",
     progress: NS + "/job/progress",
@@ -334,6 +337,19 @@ function missingKeys(names) {
     return missing;
 }
 
+// The model menu: what the server offers, which one the next jobs use, and choosing one.
+function modelList() {
+    return osc(ADDRESS.modelList);
+}
+
+function modelGet() {
+    return osc(ADDRESS.modelGet);
+}
+
+function modelSet(name) {
+    return osc(ADDRESS.modelSet, [s(name)]);
+}
+
 function cancel(jobId) {
     return osc(ADDRESS.cancel, [s(jobId)]);
 }
@@ -561,6 +577,21 @@ function parse(address, args) {
         return { kind: "preset_loaded", name: str(args[0]) };
     case ADDRESS.presetList:
         return { kind: "preset_list", names: args.map(str) };
+    case ADDRESS.modelSet:
+        if (args.length < 1 || !isString(args[0]) || args[0] === "") {
+            return malformed(address, args, "expected <model>");
+        }
+        return { kind: "model_set", model: args[0] };
+    case ADDRESS.modelGet:
+        if (args.length < 2 || !isString(args[0]) || args[0] === "" || !isString(args[1])) {
+            return malformed(address, args, "expected <model> <configured model>");
+        }
+        return { kind: "model_get", model: args[0], configured: args[1] };
+    case ADDRESS.modelList:
+        if (!args.every(isString)) {
+            return malformed(address, args, "expected model names");
+        }
+        return { kind: "model_list", names: args.slice() };
     case ADDRESS.hotfolderStatus:
         return { kind: "hotfolder_status", items: pairs(args) };
     case ADDRESS.hotfolderDrops:
@@ -610,7 +641,7 @@ function clip(text, limit) {
 
 var ERROR_HINTS = {
     BadPath: "put the file in the server's drop folder (or a library folder)",
-    ModelNotLoaded: "the server has no model: run `jbdiff download jbdiff-v1` there, or start it with --tiny",
+    ModelNotLoaded: "pick another Model, or run `jbdiff download jbdiff-v1` on the server",
     QueueFull: "the server's queue is full: wait, or cancel jobs",
     ShuttingDown: "the server is stopping: start it again",
     OutOfMemory: "out of GPU memory: shorter length, fewer tokens, or fewer levels",
@@ -621,11 +652,20 @@ var ERROR_HINTS = {
     InternalError: "a server bug: see the server's log"
 };
 
+// A refused /jbdiff/model/set: the name, not a sound file, was the problem.
+var MODEL_SET_HINTS = {
+    BadRequest: "unknown model or file",
+    BadPath: "unknown model or file",
+    ModelNotLoaded: "pick another model or download it"
+};
+
 // An error reply as one status line: what failed, the server's words, and what to do.
 function formatError(ev) {
     var what = ev.address === ADDRESS.generate ? "Generate" :
-        ev.address === ADDRESS.cancel ? "Cancel" : ev.address || "request";
-    var hint = ERROR_HINTS[ev.code] ? " - " + ERROR_HINTS[ev.code] : "";
+        ev.address === ADDRESS.cancel ? "Cancel" :
+        ev.address === ADDRESS.modelSet ? "Model" : ev.address || "request";
+    var text = (ev.address === ADDRESS.modelSet && MODEL_SET_HINTS[ev.code]) || ERROR_HINTS[ev.code];
+    var hint = text ? " - " + text : "";
     var head = "Error (" + ev.code + ") " + what + ": ";
     var room = Math.max(24, STATUS_CHARS - head.length - hint.length);
     return clip(head + clip(ev.message, room) + hint);     // the hint survives a long message
@@ -664,6 +704,32 @@ function connectionState(now, lastPongAt, firstPingAt, timeoutMs) {
         return "waiting";
     }
     return "offline";
+}
+
+// The model menu for `names` (from /jbdiff/model/list) with `selected` (from /jbdiff/model/get or
+// /set) shown. A file comes back from the server as an absolute path but is listed by file name,
+// so they match by file name. A selection the list lacks (a configured path outside the models
+// folder) is added at the end under its file name and sent back as the server stored it.
+// -> {items: labels, values: what /jbdiff/model/set gets, index: the selected item or -1}.
+function modelMenu(names, selected) {
+    var items = [];
+    var values = [];
+    var index = -1;
+    var chosen = str(selected);
+    var file = baseName(chosen);
+    for (var k = 0; k < names.length; k++) {
+        items.push(names[k]);
+        values.push(names[k]);
+        if (index < 0 && chosen !== "" && (names[k] === chosen || names[k] === file)) {
+            index = k;
+        }
+    }
+    if (index < 0 && chosen !== "") {
+        items.push(file);
+        values.push(chosen);
+        index = items.length - 1;
+    }
+    return { items: items, values: values, index: index };
 }
 
 // -------------------------------------------------------------------------- Live helpers
@@ -748,6 +814,10 @@ exports.hello = hello;
 exports.bye = bye;
 exports.status = status;
 exports.cancel = cancel;
+exports.modelList = modelList;
+exports.modelGet = modelGet;
+exports.modelSet = modelSet;
+exports.modelMenu = modelMenu;
 exports.paramList = paramList;
 exports.missingKeys = missingKeys;
 exports.GENERATE_KEYS = GENERATE_KEYS;

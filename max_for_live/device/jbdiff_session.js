@@ -50,6 +50,9 @@ function Session(options) {
     this.lastSeeds = null;
     this.counter = 0;
     this.model = "";                               // the server's model state: loading, ready, missing, error
+    this.models = { names: [], selected: "", configured: "" };   // the model menu, as the server says
+    this.modelMenu = protocol.modelMenu([], "");
+    this.modelMenuKey = null;
     this.conn = { state: "waiting", version: "", lastPongAt: null, firstPingAt: null, lastPingAt: null };
 }
 
@@ -306,6 +309,66 @@ Session.prototype.on_hello = function (ev) {
     this.markAlive(ev.version);
     this.send(protocol.status());
     this.send(protocol.paramList());                  // does this server know every key the device sends?
+    this.requestModels();
+};
+
+// ---------------------------------------------------------------------------- the model
+
+// Ask for the menu's names and the current selection (the server keeps the choice, not the set).
+Session.prototype.requestModels = function () {
+    this.send(protocol.modelList());
+    this.send(protocol.modelGet());
+};
+
+// The menu as the server last described it; `force` redraws it even when unchanged
+// (after a refused choice the umenu shows the user's pick, not the server's).
+Session.prototype.emitModels = function (force) {
+    this.modelMenu = protocol.modelMenu(this.models.names, this.models.selected);
+    var key = this.modelMenu.items.join("\n") + "\n" + this.modelMenu.index;
+    if (force || key !== this.modelMenuKey) {
+        this.modelMenuKey = key;
+        this.emit({ kind: "models", items: this.modelMenu.items, index: this.modelMenu.index });
+    }
+};
+
+// Choose a model for the next jobs by name (a registry name or a model file); the server checks it.
+Session.prototype.selectModel = function (name) {
+    var model = String(name || "");
+    if (!model) {
+        return null;
+    }
+    var message = protocol.modelSet(model);
+    this.send(message);
+    var waiting = this.conn.state === "connected" ? "" : " (the server has not answered yet)";
+    this.status("Selecting model " + protocol.baseName(model) + " ..." + waiting);
+    return message;
+};
+
+// The user picked item `index` of the model menu. Sent even when it is the current model:
+// choosing it again is how the server is told to retry a model that failed to load.
+Session.prototype.chooseModel = function (index) {
+    var k = Number(index);
+    if (!(k >= 0 && k < this.modelMenu.values.length)) {
+        return null;
+    }
+    return this.selectModel(this.modelMenu.values[k]);
+};
+
+Session.prototype.on_model_list = function (ev) {
+    this.models.names = ev.names;
+    this.emitModels(false);
+};
+
+Session.prototype.on_model_get = function (ev) {
+    this.models.selected = ev.model;
+    this.models.configured = ev.configured;
+    this.emitModels(false);
+};
+
+Session.prototype.on_model_set = function (ev) {
+    this.models.selected = ev.model;
+    this.emitModels(false);
+    this.status("Model for the next jobs: " + this.modelMenu.items[this.modelMenu.index]);
 };
 
 Session.prototype.on_param_list = function (ev) {
@@ -319,6 +382,11 @@ Session.prototype.on_param_list = function (ev) {
 Session.prototype.on_status = function (ev) {
     this.markAlive(ev.items.version);
     this.model = String(ev.items.model || "");
+    if (ev.items.model_name !== undefined && String(ev.items.model_name) !== "" &&
+            String(ev.items.model_name) !== this.models.selected) {
+        this.models.selected = String(ev.items.model_name);   // another client may have chosen it
+        this.emitModels(false);
+    }
     if (this.activeJobIds().length === 0 && this.pending.length === 0) {
         this.status(protocol.formatStatus(ev.items));
     }
@@ -435,6 +503,9 @@ Session.prototype.on_error = function (ev) {
     if (ev.address === protocol.ADDRESS.generate && this.pending.length > 0) {
         this.pending.shift();                         // the oldest request is the one refused
         this.emitBusy();
+    }
+    if (ev.address === protocol.ADDRESS.modelSet) {
+        this.emitModels(true);                        // the menu goes back to the model still selected
     }
     this.status(protocol.formatError(ev));
 };

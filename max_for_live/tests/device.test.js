@@ -243,3 +243,24 @@ test("knob changes arrive as param messages; ticks ping no faster than the inter
     m.context.cancel();
     assert.match(m.lastShown("status_line")[1], /Cancelling 1 job/);
 });
+
+test("the model menu: filled from the server after hello, the current one set quietly, a pick sent by name", () => {
+    const m = fakeMax();
+    m.context.init();
+    m.osc("/jbdiff/hello/ok", "0.1.0");
+    assert.deepEqual(m.sentOsc().slice(-2), [["/jbdiff/model/list"], ["/jbdiff/model/get"]]);
+    m.osc("/jbdiff/model/list", "demo", "tiny", "jbdiff-v1", "random-v1", "my take.safetensors");
+    m.osc("/jbdiff/model/get", "/data/models/my take.safetensors", "demo");
+    const menu = m.shown("model_menu");
+    assert.deepEqual(menu.slice(-7), [["clear"], ["append", "demo"], ["append", "tiny"], ["append", "jbdiff-v1"],
+                                      ["append", "random-v1"], ["append", "my take.safetensors"], ["set", 4]]);
+    m.context.model(1);                                             // the umenu's left outlet: the index
+    assert.deepEqual(m.sentOsc().slice(-1)[0], ["/jbdiff/model/set", "tiny"]);
+    m.osc("/jbdiff/model/set", "tiny");
+    assert.deepEqual(m.lastShown("model_menu"), ["set", 1]);
+    assert.deepEqual(m.lastShown("status_line"), ["set", "Model for the next jobs: tiny"]);
+    m.context.model(0);
+    m.osc("/jbdiff/error", "/jbdiff/model/set", "model: 'demo' cannot load", "ModelNotLoaded");
+    assert.match(m.lastShown("status_line")[1], /^Error \(ModelNotLoaded\) Model: .* - pick another model or download it$/);
+    assert.deepEqual(m.lastShown("model_menu"), ["set", 1]);        // back to the model still in use
+});

@@ -13,7 +13,9 @@ const SONGS = [{ tempo: 120, numerator: 4, denominator: 4 }, { tempo: 999, numer
 
 function main() {
     const messages = [protocol.ping(), protocol.hello(9131), protocol.bye(), protocol.status(), protocol.paramList(),
-                      protocol.cancel("j0000"), protocol.cancel("all"), protocol.jobGet("j0000")];
+                      protocol.cancel("j0000"), protocol.cancel("all"), protocol.jobGet("j0000"),
+                      protocol.modelList(), protocol.modelGet(), protocol.modelSet("tiny"),
+                      protocol.modelSet("my take.safetensors"), protocol.modelSet("/srv/jbdiff/models/big.yaml")];
     const seeds = [{ noise: 0, dd: 0 }, { noise: protocol.MAX_SEED, dd: 12345 }];
     let k = 0;
     for (const values of valueCorners()) {

@@ -3,6 +3,7 @@
 // [udpreceive]. Run by tests/test_max_for_live.py; prints one JSON summary on stdout.
 //
 //   node e2e_client.js --port 9130 --context <wav in the drop folder> --outside <wav elsewhere>
+//                      --modelfile <name of a file in the server's models folder>
 "use strict";
 
 const dgram = require("node:dgram");
@@ -28,29 +29,35 @@ async function main() {
     await new Promise((resolve) => socket.bind(0, "127.0.0.1", resolve));
     const log = [];
     const waiters = [];
+    function notify(ev) {
+        log.push(ev);
+        for (const w of waiters.slice()) {
+            if (w.match(ev)) {
+                waiters.splice(waiters.indexOf(w), 1);
+                w.resolve(ev);
+            }
+        }
+    }
     const session = new Session({
         send: (m) => socket.send(osc.encodeMessage(m), opts.port, opts.host),
-        emit: (ev) => {
-            log.push(ev);
-            for (const w of waiters.slice()) {
-                if (w.match(ev)) {
-                    waiters.splice(waiters.indexOf(w), 1);
-                    w.resolve(ev);
-                }
-            }
-        },
+        emit: notify,
         instance: "m4l-e2e",
     });
     socket.on("message", (data) => {
         for (const m of osc.decodePacket(data)) {
-            session.receive(m.address, osc.values(m));
+            const ev = session.receive(m.address, osc.values(m));
+            notify({ kind: "reply", reply: ev });                  // what the server said, as the device read it
         }
     });
     const deadline = Date.now() + opts.timeout * 1000;
-    function waitFor(what, match) {
+    function waitFor(what, match, since) {
+        const earlier = since === undefined ? undefined : log.slice(since).find(match);
+        if (earlier) {
+            return Promise.resolve(earlier);
+        }
         return new Promise((resolve, reject) => {
             const timer = setTimeout(() => reject(new Error(`no ${what} in time; last events: ` +
-                JSON.stringify(log.slice(-12)))), Math.max(0, deadline - Date.now()));
+                JSON.stringify(log.filter((ev) => ev.kind !== "reply").slice(-12)))), Math.max(0, deadline - Date.now()));
             waiters.push({ match, resolve: (ev) => { clearTimeout(timer); resolve(ev); } });
         });
     }
@@ -62,6 +69,30 @@ async function main() {
         const connected = await waitFor("connection", (ev) => ev.kind === "connection" && ev.state === "connected");
         summary.connection = connected.text;
         summary.serverStatus = (await waitFor("model ready", (ev) => ev.kind === "status" && /model ready/.test(ev.text))).text;
+
+        // 0. the model menu: filled from /jbdiff/model/list and /get after hello; a bad name is
+        //    refused with a hint; a file in the models folder; back to tiny; asked again
+        const reply = (kind) => (ev) => ev.kind === "reply" && ev.reply.kind === kind;
+        await waitFor("model list", reply("model_list"), 0);
+        await waitFor("model get", reply("model_get"), 0);
+        const menu = log.filter((ev) => ev.kind === "models").slice(-1)[0];
+        summary.modelMenu = { items: menu.items, index: menu.index };
+        const isStatus = (prefix) => (ev) => ev.kind === "status" && ev.text.startsWith(prefix);
+        session.selectModel("no-such-model");
+        summary.modelRefused = (await waitFor("model error", isStatus("Error"))).text;
+        session.chooseModel(menu.items.indexOf(opts.modelfile));
+        summary.modelFile = {
+            status: (await waitFor("model set", isStatus("Model for the next jobs"))).text,
+            selected: session.models.selected,
+            shown: session.modelMenu.items[session.modelMenu.index],
+        };
+        session.chooseModel(menu.items.indexOf("tiny"));
+        summary.modelTiny = (await waitFor("model set", isStatus("Model for the next jobs: tiny"))).text;
+        const asked = log.length;
+        session.requestModels();
+        const got = await waitFor("model get", reply("model_get"), asked);
+        summary.modelGet = { model: got.reply.model, configured: got.reply.configured,
+                             shown: session.modelMenu.items[session.modelMenu.index] };
 
         // 1. a context outside the drop folder: the server refuses, the device explains
         session.setFile("context", opts.outside);

@@ -98,6 +98,46 @@ test("the [js] outlets go to [udpsend] and [udpreceive]; replies come back into 
     assert.equal(js.numinlets, Number(/\ninlets = (\d+);/.exec(glue)[1]));
 });
 
+test("the model menu is a plain umenu (not a Live parameter) whose index reaches the [js] as `model`", () => {
+    const menu = boxes.find((b) => b.varname === "model_menu");
+    assert.ok(menu, "no model_menu");
+    assert.equal(menu.maxclass, "umenu");
+    assert.equal(menu.parameter_enable, 0);              // names come from the server, which keeps the choice
+    assert.ok(!(menu.id in patch.parameters), "model_menu is listed as a parameter");
+    assert.equal(menu.presentation, 1);
+    assert.ok(menu.annotation && menu.annotation.length > 10, "model_menu has no info text");
+    const lines = patch.lines.map((l) => l.patchline).filter((l) => l.source[0] === menu.id);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].source[1], 0);                 // the index outlet, like recent_menu
+    const prepend = byId.get(lines[0].destination[0]);
+    assert.equal(prepend.text, "prepend model");
+    assert.deepEqual(outgoing(prepend.id), [js]);
+    assert.match(glue, /\nfunction model\(index\)/);
+    for (const name of ["clear", "append", "set"]) {
+        assert.match(glue, new RegExp(`ui\\("model_menu", "${name}"`), name);
+    }
+});
+
+test("in presentation the model menu overlaps no other control and stays inside the device", () => {
+    const shown = boxes.filter((b) => b.presentation === 1 && b.presentation_rect);
+    const menu = shown.find((b) => b.varname === "model_menu");
+    const label = shown.find((b) => b.maxclass === "comment" && b.text === "Model");
+    const overlaps = (a, b) => {
+        const [ax, ay, aw, ah] = a.presentation_rect;
+        const [bx, by, bw, bh] = b.presentation_rect;
+        return ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+    };
+    for (const box of [menu, label]) {
+        const [x, y, w, h] = box.presentation_rect;
+        assert.ok(x >= 0 && y >= 0 && x + w <= patch.devicewidth && y + h <= patch.openrect[3], JSON.stringify(box.presentation_rect));
+        for (const other of shown) {
+            if (other !== box) {
+                assert.ok(!overlaps(box, other), `${box.varname || box.text} overlaps ${other.varname || other.text}`);
+            }
+        }
+    }
+});
+
 test("every patch line joins existing outlets and inlets", () => {
     for (const { patchline: l } of patch.lines) {
         const src = byId.get(l.source[0]);

@@ -163,10 +163,10 @@ const SAMPLES = {
     "/jbdiff/preset/save": [["soft", "/p/soft.json"], { kind: "preset_saved", name: "soft", path: "/p/soft.json" }],
     "/jbdiff/preset/load": [["soft"], { kind: "preset_loaded", name: "soft" }],
     "/jbdiff/preset/list": [["a", "b"], { kind: "preset_list", names: ["a", "b"] }],
-    // Not read by the device yet (no model menu): parsed as unknown, never trusted.
-    "/jbdiff/model/set": [["demo"], { kind: "unknown", address: "/jbdiff/model/set", args: ["demo"] }],
-    "/jbdiff/model/get": [["demo", "demo"], { kind: "unknown", address: "/jbdiff/model/get", args: ["demo", "demo"] }],
-    "/jbdiff/model/list": [["demo", "tiny"], { kind: "unknown", address: "/jbdiff/model/list", args: ["demo", "tiny"] }],
+    "/jbdiff/model/set": [["/data/models/mine.safetensors"], { kind: "model_set", model: "/data/models/mine.safetensors" }],
+    "/jbdiff/model/get": [["tiny", "demo"], { kind: "model_get", model: "tiny", configured: "demo" }],
+    "/jbdiff/model/list": [["demo", "tiny", "jbdiff-v1", "random-v1", "mine.safetensors"],
+                           { kind: "model_list", names: ["demo", "tiny", "jbdiff-v1", "random-v1", "mine.safetensors"] }],
     "/jbdiff/hotfolder/status": [["watching", 1], { kind: "hotfolder_status", items: { watching: 1 } }],
     "/jbdiff/hotfolder/drops": [["init", "/d/init/a.wav", "queued", "j1", ""],
                                 { kind: "drops", drops: [{ dropKind: "init", path: "/d/init/a.wav", state: "queued",
@@ -207,6 +207,11 @@ test("replies that break their documented shape are reported, not trusted", () =
         ["/jbdiff/error", ["/jbdiff/generate"]],
         ["/jbdiff/job/get", ["j1", "done"]],
         ["/jbdiff/api/describe", ["{not json"]],
+        ["/jbdiff/model/set", []],
+        ["/jbdiff/model/set", [""]],
+        ["/jbdiff/model/get", ["tiny"]],
+        ["/jbdiff/model/get", [3, "tiny"]],
+        ["/jbdiff/model/list", ["demo", 2]],
     ];
     for (const [address, args] of bad) {
         assert.equal(protocol.parse(address, args).kind, "malformed", `${address} ${JSON.stringify(args)}`);
@@ -224,7 +229,8 @@ test("errors read as one line: what failed, the server's words and what to do", 
         "/jbdiff/generate", "context: '/x.wav' resolves to /x.wav, outside the allowed folders /data/drop", "BadPath"]));
     assert.match(badPath, /drop folder/);
     const model = protocol.formatError({ address: "/jbdiff/generate", message: "no model", code: "ModelNotLoaded" });
-    assert.match(model, /jbdiff download/);
+    assert.match(model, /pick another Model, or run `jbdiff download jbdiff-v1`/);
+    assert.doesNotMatch(model, /--tiny/);
     const long = protocol.formatError({ address: "/jbdiff/cancel", message: "x".repeat(500), code: "JobNotFound" });
     assert.ok(long.length <= 140, long);
     assert.match(long, /^Error \(JobNotFound\) Cancel: x+\.\.\. - the server does not know that job/);
@@ -296,6 +302,41 @@ test("values from live.* objects are clamped and rounded to the parameter's rang
 test("Max's [udpsend] gets the address then plain values", () => {
     assert.deepEqual(protocol.toMaxList(protocol.cancel("j9")), ["/jbdiff/cancel", "j9"]);
     assert.deepEqual(protocol.toMaxList(protocol.hello(9131)), ["/jbdiff/hello", 9131]);
+});
+
+test("model requests fit the server's table; the menu shows the selection, a file by its name", () => {
+    for (const m of [protocol.modelList(), protocol.modelGet(), protocol.modelSet("tiny"),
+                     protocol.modelSet("mine.safetensors"), protocol.modelSet("/srv/models/x.yaml")]) {
+        accepted(m);
+    }
+    assert.deepEqual(protocol.toMaxList(protocol.modelSet("my model.safetensors")),
+                     ["/jbdiff/model/set", "my model.safetensors"]);
+    const names = ["demo", "tiny", "jbdiff-v1", "random-v1", "mine.safetensors"];
+    assert.deepEqual(protocol.modelMenu(names, "tiny"), { items: names, values: names, index: 1 });
+    // a file comes back as an absolute path: matched by file name, and chosen again by that name
+    assert.equal(protocol.modelMenu(names, "/data/models/mine.safetensors").index, 4);
+    assert.equal(protocol.modelMenu(names, "C:\\data\\models\\mine.safetensors").index, 4);
+    // not selected yet, or nothing listed yet
+    assert.deepEqual(protocol.modelMenu(names, ""), { items: names, values: names, index: -1 });
+    assert.deepEqual(protocol.modelMenu([], "demo"), { items: ["demo"], values: ["demo"], index: 0 });
+    // a selection the list lacks (a configured file elsewhere): shown by name, sent back as stored
+    const other = protocol.modelMenu(names, "/srv/other/big.safetensors");
+    assert.deepEqual(other.items, [...names, "big.safetensors"]);
+    assert.deepEqual(other.values, [...names, "/srv/other/big.safetensors"]);
+    assert.equal(other.index, 5);
+});
+
+test("a refused model choice reads as a model problem, not a sound-file one", () => {
+    const line = (code, message) => protocol.formatError(protocol.parse("/jbdiff/error",
+                                                                       ["/jbdiff/model/set", message, code]));
+    assert.equal(line("BadRequest", "model: 'nope' is not a known model"),
+                 "Error (BadRequest) Model: model: 'nope' is not a known model - unknown model or file");
+    assert.match(line("BadPath", "model: 'x.safetensors' does not exist"), /^Error \(BadPath\) Model: .* - unknown model or file$/);
+    assert.doesNotMatch(line("BadPath", "m"), /drop folder/);
+    assert.match(line("ModelNotLoaded", "m"), / - pick another model or download it$/);
+    assert.match(line("InternalError", "m"), / - a server bug/);               // other codes: the usual hint
+    const long = line("BadRequest", "allowed: ".repeat(60));
+    assert.ok(long.length <= 140 && long.endsWith(" - unknown model or file"), long);
 });
 
 test("audio-device requests are ones the server accepts", () => {

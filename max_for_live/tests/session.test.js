@@ -36,7 +36,9 @@ test("connecting says hello with the reply port, pings, and turns green on the a
     h.session.receive("/jbdiff/hello/ok", ["0.1.0"]);
     assert.equal(h.last("connection").state, "connected");
     assert.match(h.last("connection").text, /jbdiff 0\.1\.0 at 127\.0\.0\.1:9130/);
-    assert.deepEqual(h.addresses().slice(-2), ["/jbdiff/status", "/jbdiff/param/list"]);   // then asks the server
+    // then asks the server its state, its keys, its models and which one the next jobs use
+    assert.deepEqual(h.addresses().slice(-4), ["/jbdiff/status", "/jbdiff/param/list", "/jbdiff/model/list",
+                                               "/jbdiff/model/get"]);
     h.session.receive("/jbdiff/status", ["version", "0.1.0", "model", "ready", "model_name", "tiny", "queued", 0]);
     assert.match(h.last("status").text, /model ready \(tiny\)/);
     for (const m of h.sent) {
@@ -59,6 +61,97 @@ test("while the server's model loads, the status is asked again with each ping",
     h.now.advance(2000);
     h.session.tick();
     assert.deepEqual(h.addresses(), ["/jbdiff/ping"]);
+});
+
+const NAMES = ["demo", "tiny", "jbdiff-v1", "random-v1", "mine.safetensors"];
+
+// A session connected to a server that listed NAMES and has `selected` for the next jobs.
+function withModels(selected) {
+    const h = harness();
+    h.session.connect();
+    h.session.receive("/jbdiff/hello/ok", ["0.1.0"]);
+    h.session.receive("/jbdiff/model/list", NAMES);
+    h.session.receive("/jbdiff/model/get", [selected, "demo"]);
+    h.sent.length = 0;
+    return h;
+}
+
+test("the model menu fills from the server's list and shows its selection (files by name)", () => {
+    const h = harness();
+    h.session.connect();
+    h.session.receive("/jbdiff/hello/ok", ["0.1.0"]);
+    h.session.receive("/jbdiff/model/list", NAMES);
+    assert.deepEqual(h.last("models"), { kind: "models", items: NAMES, index: -1 });   // selection not known yet
+    h.session.receive("/jbdiff/model/get", ["tiny", "demo"]);
+    assert.deepEqual(h.last("models"), { kind: "models", items: NAMES, index: 1 });
+    assert.equal(h.session.models.configured, "demo");
+    const count = h.shown.filter((e) => e.kind === "models").length;
+    h.session.receive("/jbdiff/model/get", ["tiny", "demo"]);                        // unchanged: not redrawn
+    assert.equal(h.shown.filter((e) => e.kind === "models").length, count);
+    h.session.receive("/jbdiff/model/get", ["/data/jbdiff/models/mine.safetensors", "demo"]);
+    assert.equal(h.last("models").index, 4);
+    // another client chose a model: the status that comes with each connect says so
+    h.session.receive("/jbdiff/status", ["version", "0.1.0", "model", "ready", "model_name", "jbdiff-v1", "queued", 0]);
+    assert.equal(h.last("models").index, 2);
+    // a list that changed (a new file in the models folder) keeps the selection in view
+    h.session.receive("/jbdiff/model/list", ["aaa.yaml", ...NAMES]);
+    assert.deepEqual(h.last("models"), { kind: "models", items: ["aaa.yaml", ...NAMES], index: 3 });
+});
+
+test("picking a model sends its name; the reply moves the menu and says which one", () => {
+    const h = withModels("demo");
+    const message = h.session.chooseModel(1);
+    assert.deepEqual(h.sent, [message]);
+    assert.equal(message.address, "/jbdiff/model/set");
+    assert.deepEqual(args(message), ["tiny"]);
+    assert.deepEqual(messageProblems(message), []);
+    assert.equal(h.last("status").text, "Selecting model tiny ...");
+    h.session.receive("/jbdiff/model/set", ["tiny"]);
+    assert.equal(h.last("models").index, 1);
+    assert.equal(h.last("status").text, "Model for the next jobs: tiny");
+    // a file is sent by its listed name; the server answers with the absolute path
+    h.session.chooseModel(4);
+    assert.deepEqual(args(h.sent.slice(-1)[0]), ["mine.safetensors"]);
+    h.session.receive("/jbdiff/model/set", ["/data/jbdiff/models/mine.safetensors"]);
+    assert.equal(h.last("models").index, 4);
+    assert.equal(h.last("status").text, "Model for the next jobs: mine.safetensors");
+    // the current one again is sent too (the server's way to retry a model that failed to load)
+    h.sent.length = 0;
+    h.session.chooseModel(4);
+    assert.deepEqual(h.sent.map(args), [["mine.safetensors"]]);
+    // outside the menu: nothing
+    h.sent.length = 0;
+    assert.equal(h.session.chooseModel(9), null);
+    assert.equal(h.session.chooseModel(-1), null);
+    assert.deepEqual(h.sent, []);
+});
+
+test("a selection the list lacks is shown by name and sent back as the server stored it", () => {
+    const h = withModels("/srv/elsewhere/big.safetensors");
+    assert.deepEqual(h.last("models").items, [...NAMES, "big.safetensors"]);
+    assert.equal(h.last("models").index, 5);
+    h.session.chooseModel(5);
+    assert.deepEqual(args(h.sent[0]), ["/srv/elsewhere/big.safetensors"]);
+});
+
+test("a refused model choice is shown with a hint, and the menu goes back to the model in use", () => {
+    const h = withModels("demo");
+    const before = h.shown.filter((e) => e.kind === "models").length;
+    h.session.selectModel("nope");
+    h.session.receive("/jbdiff/error", ["/jbdiff/model/set", "model: 'nope' is not a known model", "BadRequest"]);
+    assert.equal(h.last("status").text,
+                 "Error (BadRequest) Model: model: 'nope' is not a known model - unknown model or file");
+    assert.equal(h.shown.filter((e) => e.kind === "models").length, before + 1);     // redrawn
+    assert.deepEqual(h.last("models"), { kind: "models", items: NAMES, index: 0 });
+    h.session.receive("/jbdiff/error", ["/jbdiff/model/set", "model: 'gone.safetensors' does not exist", "BadPath"]);
+    assert.match(h.last("status").text, /^Error \(BadPath\) Model: .* - unknown model or file$/);
+    h.session.receive("/jbdiff/error", ["/jbdiff/model/set", "cannot load", "ModelNotLoaded"]);
+    assert.match(h.last("status").text, / - pick another model or download it$/);
+    // a generate refused for want of a model points at the menu too; no pending model request is touched
+    h.session.generate();
+    h.session.receive("/jbdiff/error", ["/jbdiff/generate", "no worker could load demo", "ModelNotLoaded"]);
+    assert.match(h.last("status").text, /^Error \(ModelNotLoaded\) Generate: .* - pick another Model/);
+    assert.equal(h.session.pending.length, 0);
 });
 
 test("a server that lacks a key the device sends is named on the status line", () => {
