@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.
@@ -16,6 +16,12 @@ case "${1:-nets}" in
   generate)
     timeout 560 python3 bench/generate.py --modes "${MODES:-plain,graphs,fast}" --repeat-fast \
       --out "$out/generate.json" 2>&1 | tee "$out/generate.txt"
+    ;;
+  ddbatch)  # issue 15's next question: do bigger stereo-stage batches (fewer, fuller graph replays) pay?
+    for b in 8 11 21; do
+      timeout 180 python3 bench/generate.py --modes fast --repeat-fast --dd-batch "$b" 2>&1 | grep -E "^fast|^device" \
+        | sed "s/^/dd-batch $b: /" | tee -a "$out/ddbatch.txt"
+    done
     ;;
   train)
     timeout 300 python3 bench/train.py "${@:2}" 2>&1 | tee "$out/train.txt"
