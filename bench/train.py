@@ -41,6 +41,12 @@ from training.streams import ItemStream, StreamPosition  # noqa: E402
 warnings.filterwarnings("ignore")
 
 
+def sync(trainer) -> None:
+    """Wait for the rank's GPU work, so wall-clock times cover it."""
+    if trainer.strategy.root_device.type == "cuda":
+        torch.cuda.synchronize(trainer.strategy.root_device)
+
+
 class Clock(L.Callback):
     """Times optimizer steps after the warm-up; gathers peak memory of every rank."""
 
@@ -52,13 +58,9 @@ class Clock(L.Callback):
         self.seconds = 0.0
         self.peaks: list[float] = []
 
-    def _sync(self, trainer) -> None:
-        if trainer.strategy.root_device.type == "cuda":
-            torch.cuda.synchronize(trainer.strategy.root_device)
-
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.warmup and self.t0 is None and (batch_idx + 1) % trainer.accumulate_grad_batches == 0:
-            self._sync(trainer)
+            sync(trainer)
             self.t0 = time.perf_counter()
             self.start_step = trainer.global_step
             self.micro = 0
@@ -66,7 +68,7 @@ class Clock(L.Callback):
             self.micro += 1
 
     def on_train_end(self, trainer, module) -> None:
-        self._sync(trainer)
+        sync(trainer)
         if self.t0 is not None:
             self.seconds = time.perf_counter() - self.t0
             self.steps = trainer.global_step - self.start_step
@@ -99,17 +101,13 @@ class Profile(L.Callback):
             self._report(trainer)
 
     def _report(self, trainer) -> None:
-        self._sync(trainer)
+        sync(trainer)
         self.prof.__exit__(None, None, None)
         sort = "cuda_time_total" if trainer.strategy.root_device.type == "cuda" else "cpu_time_total"
         print(f"profile of micro-batches {self.start}.. on rank 0 (sorted by {sort}):")
         print(self.prof.key_averages().table(sort_by=sort, row_limit=18, max_name_column_width=60))
         self.prof = None
 
-    @staticmethod
-    def _sync(trainer) -> None:
-        if trainer.strategy.root_device.type == "cuda":
-            torch.cuda.synchronize(trainer.strategy.root_device)
 
 
 class AudioBatches(torch.utils.data.IterableDataset):
