@@ -1,4 +1,4 @@
-"""GPU execution helpers for the fast path: CUDA-graph replay of fixed-shape network calls.
+"""GPU execution helpers for the fast path: torch.compile and CUDA-graph replay of network calls.
 
 A diffusion sampler calls the same network with the same shapes hundreds of times; the level
 U-Net launches about 3,500 small kernels per call, so replaying a captured graph removes almost
@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Hashable
 
 import torch
+
+from jbdiff.config import COMPILE_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +101,28 @@ def autocast_call(fn: Callable[..., torch.Tensor], dtype: torch.dtype | None) ->
 def graphed(fn: Callable[..., torch.Tensor], autocast_dtype: torch.dtype | None = None) -> GraphedCall:
     """``fn`` (e.g. a network's forward) replayed from CUDA graphs, under optional autocast."""
     return GraphedCall(autocast_call(fn, autocast_dtype))
+
+
+def compiled(fn: Callable[..., torch.Tensor], mode: str = "default", backend: str = "inductor") -> Callable[..., torch.Tensor]:
+    """``fn`` through torch.compile for inference: fused elementwise and norm kernels, frozen weights.
+
+    Freezing folds weight casts and layout changes into constants once, so a bf16 call does not
+    re-read fp32 weights; the price is that in-place weight updates are not seen (callers key
+    their compiled calls on ``weights_version``). Shapes start static and turn dynamic on the
+    first new batch size, so a net compiles at most twice. ``backend`` other than inductor
+    (e.g. "aot_eager") is for tests: the same tracing without code generation.
+    """
+    if mode not in COMPILE_MODES or mode == "off":
+        raise ValueError(f"compile mode must be one of {COMPILE_MODES[1:]}, got {mode!r}")
+    options = None
+    if backend == "inductor":
+        options = {"freezing": True}
+        if mode == "max-autotune":  # autotuned GEMM/conv templates, without inductor's own graphs
+            options |= {"max_autotune": True, "triton.cudagraphs": False}
+    return torch.compile(fn, backend=backend, options=options)
+
+
+def weights_version(module: torch.nn.Module) -> int:
+    """Changes whenever a parameter is modified in place (``optimizer.step``, ``load_state_dict``):
+    compiled calls with frozen weights and graphs replaying cached weights re-build on a change."""
+    return sum(p._version for p in module.parameters())

@@ -30,6 +30,10 @@ def _config_dir() -> Path:
 
 
 CONFIG_DIR = _config_dir()
+
+COMPILE_MODES = ("off", "default", "max-autotune")
+"""Values of PipelineOptions.compile / JBDIFF_COMPILE / --compile: no compiler, inductor, inductor
+with autotuned kernels (here, not in jbdiff.accel, so the CLI parses without importing torch)."""
 LEVELS: tuple[int, ...] = (2, 1, 0)
 HOP_LENGTHS: dict[int, int] = {0: 8, 1: 32, 2: 128}
 

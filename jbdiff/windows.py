@@ -108,3 +108,14 @@ def plan_dance_windows(total_samples: int, target_length: int, overlap: int, mul
     hop = length - overlap
     count = max(1, math.ceil((total_samples - overlap) / hop))
     return DanceWindows(starts=tuple(i * hop for i in range(count)), length=length, overlap=overlap)
+
+
+def balanced_batches(count: int, max_batch: int) -> list[range]:
+    """Split ``count`` items into as few batches of at most ``max_batch`` as possible, equal in
+    size to within one (21 by 8 -> 7, 7, 7 rather than 8, 8, 5): fewer distinct shapes to compile
+    and capture, and no nearly empty last batch."""
+    if count < 0 or max_batch < 1:
+        raise ConfigError(f"cannot batch {count} items by {max_batch}")
+    n = -(-count // max_batch) if count else 0
+    bounds = [round(k * count / n) for k in range(n + 1)] if n else [0]
+    return [range(bounds[k], bounds[k + 1]) for k in range(n)]

@@ -42,3 +42,22 @@ def test_dance_windows_respect_the_minimum_length() -> None:
     assert w.starts == (0,) and w.length == 24_576
     long = plan_dance_windows(200_000, 65_536, 1536, 8192, min_length=24_576)
     assert long.length >= 24_576 and long.length % 8192 == 0
+
+
+@pytest.mark.parametrize("count,max_batch", [(21, 8), (21, 24), (224, 32), (56, 32), (1, 4), (0, 3), (33, 32)])
+def test_balanced_batches_cover_in_order_with_sizes_within_one(count: int, max_batch: int) -> None:
+    from jbdiff.windows import balanced_batches
+
+    parts = balanced_batches(count, max_batch)
+    assert [i for r in parts for i in r] == list(range(count))
+    assert len(parts) == -(-count // max_batch)
+    sizes = {len(r) for r in parts}
+    assert all(0 < s <= max_batch for s in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+
+
+def test_balanced_batches_reject_a_zero_batch() -> None:
+    from jbdiff.errors import ConfigError
+    from jbdiff.windows import balanced_batches
+
+    with pytest.raises(ConfigError, match="by 0"):
+        balanced_batches(5, 0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
 from jbdiff.commands.args import bool_flag
+from jbdiff.config import COMPILE_MODES
 from jbdiff.model_registry import DEFAULT_MODEL
 from jbdiff.request import NOISE_STYLES, QUALITIES, GenerationRequest
 
@@ -50,9 +52,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="sampling config YAML (default: the model's own)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--quality", default="standard", choices=QUALITIES, help="draft: fewer steps, for previews")
-    p.add_argument("--plain", action="store_true",
-                   help="on CUDA, run the plain fp32 eager path instead of the fast one (bf16, CUDA graphs); "
-                        "for debugging (JBDIFF_PLAIN=1 does the same for every command and the server)")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--plain", action="store_true",
+                       help="on CUDA, run the plain fp32 eager path instead of the fast one (bf16, CUDA graphs); "
+                            "for debugging (JBDIFF_PLAIN=1 does the same for every command and the server)")
+    speed.add_argument("--compile", choices=COMPILE_MODES, default=None,
+                       help="torch.compile the networks (default: JBDIFF_COMPILE, else off). Worth it for "
+                            "the server: the first render per model compiles for minutes, later ones are "
+                            "faster; see docs/pipeline.md")
     bool_flag(p, "--spectrograms", True, "write spectrogram PNGs beside the WAVs")
 
 
@@ -89,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args.model, device=args.device, sampling_config=args.config)
     if args.plain:
         pipe.options = pipe.options.plain()
+    elif args.compile is not None:
+        pipe.options = dataclasses.replace(pipe.options, compile=args.compile)
     bars = _ProgressBars(enabled=not args.quiet)
     try:
         result = pipe.generate(req, progress=bars)

@@ -82,7 +82,8 @@ class Conv1d(nn.Conv1d):
 
     def weight_4d(self, dtype: torch.dtype) -> torch.Tensor:
         w = self.weight
-        if torch.is_grad_enabled() and w.requires_grad:
+        # Under torch.compile the cast is traced instead (frozen weights fold it to a constant).
+        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and w.requires_grad):
             return w.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last)
         key = (w._version, w.data_ptr(), w.device, dtype)
         if self._cache is None or self._cache[0] != key:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from jbdiff.accel import weights_version
 from jbdiff.errors import ConfigError, JbdiffError
 
 from .blocks import (
@@ -200,7 +201,7 @@ class DanceUNet(nn.Module):
     def weights_version(self) -> int:
         """Changes whenever a parameter is modified in place: a captured CUDA graph of the
         channels-last layout replays cached 4-D weights, so its owner re-captures on a change."""
-        return sum(p._version for p in self.parameters())
+        return weights_version(self)
 
     @property
     def length_multiple(self) -> int:

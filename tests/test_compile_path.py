@@ -1,0 +1,102 @@
+"""The torch.compile option of the fast path, traced on CPU (aot_eager: dynamo and AOT autograd
+without code generation), so CI checks the same graphs the GPU compiles."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from jbdiff.accel import compiled, weights_version
+from jbdiff.dance import TINY_DANCE, DanceUNet
+from jbdiff.errors import ConfigError
+from jbdiff.pipeline import Pipeline, PipelineOptions
+from jbdiff.request import GenerationRequest
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def test_compiled_pipeline_renders_what_the_plain_path_renders() -> None:
+    pipe = Pipeline.tiny("cpu", seed=0)
+    req = GenerationRequest(seconds_length=1.0, noise_seed=1, dd_noise_seed=2,
+                            num_steps={2: 2, 1: 2, 0: 1, "dd": 2})
+    plain = pipe.generate(req)
+    pipe.options = dataclasses.replace(pipe.options, compile="default", compile_backend="aot_eager")
+    fast = pipe.generate(req)
+    assert fast.metadata["fast_path"]["compile"] == "default"
+    assert np.allclose(plain.audio, fast.audio, atol=1e-5)
+    for level, audio in plain.level_audio.items():
+        assert np.allclose(audio, fast.level_audio[level], atol=1e-5)
+
+
+def test_compiled_channels_last_dance_matches_eager() -> None:
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True)
+    x, t = torch.randn(2, 2, 128), torch.rand(2)
+    fn = compiled(lambda a, b: model(a, b), backend="aot_eager")
+    with torch.inference_mode():
+        expected = model(x, t)
+        got = fn(x, t)
+    assert torch.allclose(expected, got, atol=1e-6)
+
+
+def test_compiled_calls_are_rebuilt_when_weights_change_in_place() -> None:
+    pipe = Pipeline.tiny("cpu", seed=0, options=PipelineOptions(compile="default", compile_backend="aot_eager"))
+    model = pipe.models.dance
+    first = pipe.network_call("dd", lambda x, t: model(x, t), key="k", module=model)
+    assert pipe.network_call("dd", lambda x, t: model(x, t), key="k", module=model) is first
+    before = weights_version(model)
+    with torch.no_grad():
+        next(model.parameters()).add_(0.5)
+    assert weights_version(model) != before
+    assert pipe.network_call("dd", lambda x, t: model(x, t), key="k", module=model) is not first
+
+
+def test_options_reject_unknown_compile_modes_and_empty_batches() -> None:
+    with pytest.raises(ConfigError, match="compile: 'fast'"):
+        PipelineOptions(compile="fast").validate()
+    with pytest.raises(ConfigError, match="dd_batch"):
+        PipelineOptions(dd_batch=0).validate()
+    with pytest.raises(ConfigError, match="compile"):
+        Pipeline.tiny("cpu", options=PipelineOptions(compile="turbo"))
+    with pytest.raises(ValueError, match="compile mode"):
+        compiled(lambda x: x, mode="off")
+
+
+def test_cuda_default_reads_jbdiff_compile(monkeypatch) -> None:
+    cuda = torch.device("cuda")
+    assert PipelineOptions.for_device(cuda).compile == "off"
+    monkeypatch.setenv("JBDIFF_COMPILE", "max-autotune")
+    assert PipelineOptions.for_device(cuda).compile == "max-autotune"
+    assert PipelineOptions.for_device(torch.device("cpu")).compile == "off"
+    monkeypatch.setenv("JBDIFF_PLAIN", "1")
+    assert not PipelineOptions.for_device(cuda).fast
+    monkeypatch.setenv("JBDIFF_COMPILE", "bogus")
+    with pytest.raises(ConfigError, match="JBDIFF_COMPILE"):
+        PipelineOptions.for_device(cuda)
+
+
+def test_inductor_frozen_weights_stay_per_network_when_networks_share_code() -> None:
+    """The pipeline compiles one lambda per level; the three level nets share its code object.
+    With inductor's frozen weights each network must still run its own weights (and a second
+    batch size must not fall back to the first network's constants)."""
+
+    def make_call(net: torch.nn.Module):
+        return compiled(lambda x: net(x))  # one code object for every net, as in sample_level
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4)).eval()
+            for _ in range(2)]
+    calls = [make_call(n) for n in nets]
+    with torch.inference_mode():
+        for batch in (3, 5):
+            x = torch.randn(batch, 8)
+            for net, call in zip(nets, calls, strict=True):
+                assert torch.allclose(call(x), net(x), atol=1e-5)
