@@ -6,9 +6,12 @@ CPU:  python bench/dance.py --device cpu --length 24576 --batch 1 --iters 2 --wa
 
 Modes: eager (always; GroupNorm "auto": flat reduction on GPU, torch's kernel on CPU);
 eager-cl / graph-cl (--channels-last: the [B, C, 1, T] channels-last layout the fast path uses);
-flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves); compile (torch.compile); graph (CUDA graph replay via jbdiff.accel.graphed);
-compile+graph. Weights are random unless --weights points at a checkpoint (timing does not
-depend on values). Prints one table row per (mode, dtype, batch).
+flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves);
+compile (jbdiff.accel.compiled: inductor, frozen weights); graph (CUDA graph replay via
+jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
+pipeline runs with PipelineOptions.compile). --modes keeps only the named modes. Weights are
+random unless --weights points at a checkpoint (timing does not depend on values). Prints one
+table row per (mode, dtype, batch), with the first call's seconds (compile time) for compiled modes.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jbdiff.accel import graphed  # noqa: E402
+from jbdiff.accel import GraphedCall, autocast_call, compiled, graphed  # noqa: E402
 from jbdiff.dance import TINY_DANCE, DanceShape, DanceUNet  # noqa: E402
 from jbdiff.dance.checkpoint import load_dance_weights  # noqa: E402
 
@@ -41,7 +44,9 @@ def parse_args() -> argparse.Namespace:
         "--dtype", default="fp32,bf16", help="comma-separated: fp32, bf16, fp16 (autocast)"
     )
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
-    p.add_argument("--compile-mode", default="default", help="torch.compile mode")
+    p.add_argument("--compile-mode", default="default", choices=["default", "max-autotune"],
+                   help="jbdiff.accel.compiled mode")
+    p.add_argument("--modes", default=None, help="comma-separated subset of the modes to run")
     p.add_argument("--cuda-graph", action="store_true", help="also time CUDA graph replay")
     p.add_argument("--channels-last", action="store_true",
                    help="also time the [B, C, 1, T] channels-last layout (eager-cl, graph-cl: the fast path)")
@@ -123,22 +128,27 @@ def main() -> int:
             variant.load_state_dict(base.state_dict())
             variant.set_groupnorm_impl(impl)
             modes.append((f"{impl}-gn", lambda dt, m=variant: (m, dt)))
-    compiled = None
+    def compile_of(model: DanceUNet, dt: torch.dtype | None) -> Callable:
+        return compiled(autocast_call(model, dt), args.compile_mode)
+
     if args.compile:
-        compiled = torch.compile(base, mode=args.compile_mode, dynamic=False)
-        modes.append(("compile", lambda dt: (compiled, dt)))
+        modes.append(("compile", lambda dt: (compile_of(base, dt), None)))
+    cl = None
     if args.channels_last:
         cl = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device).set_channels_last(True)
         cl.load_state_dict(base.state_dict())
         modes.append(("eager-cl", lambda dt: (cl, dt)))
     if args.cuda_graph and device.type == "cuda":
         modes.append(("graph", lambda dt: (graphed(base, autocast_dtype=dt), None)))
-        if args.channels_last:
+        if cl is not None:
             modes.append(("graph-cl", lambda dt: (graphed(cl, autocast_dtype=dt), None)))
-        if compiled is not None:
-            modes.append(
-                ("compile+graph", lambda dt: (graphed(compiled, autocast_dtype=dt), None))
-            )
+        if args.compile:
+            modes.append(("compile+graph", lambda dt: (GraphedCall(compile_of(base, dt)), None)))
+            if cl is not None:
+                modes.append(("compile-cl+graph", lambda dt: (GraphedCall(compile_of(cl, dt)), None)))
+    if args.modes:
+        keep = {m.strip() for m in args.modes.split(",")}
+        modes = [m for m in modes if m[0] in keep]
 
     params = sum(p.numel() for p in base.parameters())
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -149,25 +159,38 @@ def main() -> int:
     )
     profiles: list[tuple[Callable[[], torch.Tensor], str]] = []
     print(
-        f"{'mode':<14}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
+        f"{'mode':<17}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
+        f"{'first s':>9}{'peak GiB':>10}"
     )
     for mode, make in modes:
         for dname in dtypes:
             dtype = DTYPES[dname]
-            model, outer_dtype = make(dtype)
             for batch in batches:
+                # A fresh compiled function and graph per batch: each row times its own static shapes.
+                model, outer_dtype = make(dtype)
                 gen = torch.Generator(device=device).manual_seed(0)
                 x = torch.randn(batch, shape.io_channels, args.length, generator=gen, device=device)
                 t = torch.rand(batch, generator=gen, device=device)
 
                 def call(model=model, x=x, t=t, outer_dtype=outer_dtype) -> torch.Tensor:
-                    with torch.no_grad(), autocast(device, outer_dtype):
+                    with torch.inference_mode(), autocast(device, outer_dtype):
                         return model(x, t)
 
-                ms = time_forward(call, device, args.iters, args.warmup)
+                try:
+                    if device.type == "cuda":
+                        torch.cuda.reset_peak_memory_stats(device)
+                    start = time.perf_counter()
+                    call()
+                    sync(device)
+                    first = time.perf_counter() - start
+                    ms = time_forward(call, device, args.iters, args.warmup)
+                except Exception as e:  # noqa: BLE001 - report and go on with the next mode
+                    print(f"{mode:<17}{dname:<6}{batch:>6}  failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
+                    continue
+                peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
                 print(
-                    f"{mode:<14}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
-                    f"{1e3 * batch / ms:>11.1f}"
+                    f"{mode:<17}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
+                    f"{1e3 * batch / ms:>11.1f}{first:>9.1f}{peak:>10.2f}", flush=True
                 )
                 if args.profile and mode.startswith("eager") and batch == batches[0]:
                     profiles.append((call, f"eager {dname} batch {batch}"))

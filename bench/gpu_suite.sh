@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
-export PYTHONUNBUFFERED=1 PYTHONPATH=.
+export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda)" | tee -a "$out/gpu.txt"
 case "${1:-nets}" in
@@ -22,6 +22,26 @@ case "${1:-nets}" in
       timeout 180 python3 bench/generate.py --modes fast --repeat-fast --dd-batch "$b" 2>&1 | grep -E "^fast|^device" \
         | sed "s/^/dd-batch $b: /" | tee -a "$out/ddbatch.txt"
     done
+    ;;
+  compile)  # issue 15: torch.compile (inductor, frozen weights) of both nets; needs 2 GPUs (nvidia-h100-x2)
+    ( CUDA_VISIBLE_DEVICES=0 timeout 230 python3 bench/unet.py --cuda-graph --compile --no-eager --dtype bf16 \
+        --batch 1 16 --no-flops > "$out/unet_compile.txt" 2>&1
+      CUDA_VISIBLE_DEVICES=0 timeout 330 python3 bench/generate.py --modes fast,fast-compile --repeat-fast \
+        --dd-batch "${DD_BATCH:-8}" --out "$out/generate_compile.json" > "$out/generate_compile.txt" 2>&1 ) &
+    CUDA_VISIBLE_DEVICES=1 timeout 560 python3 bench/dance.py --cuda-graph --channels-last --compile --dtype bf16 \
+      --batch 1,8 --modes graph-cl,compile-cl+graph,compile+graph > "$out/dance_compile.txt" 2>&1
+    wait
+    grep -v "^W1125\|^ *$" "$out"/*compile*.txt | grep -v "W[0-9]\{4\} " | tail -60
+    ;;
+  generate-compile)  # issue 15: the compiled fast path end to end, cold and warm; needs 2 GPUs
+    ( CUDA_VISIBLE_DEVICES=0 timeout 575 python3 bench/generate.py --modes fast-compile --repeat-fast \
+        --dd-batch 8 --out "$out/gen_compile_dd8.json" > "$out/gen_compile_dd8.txt" 2>&1 ) &
+    CUDA_VISIBLE_DEVICES=1 timeout 200 python3 bench/generate.py --model demo --modes plain,fast-compile \
+      --out "$out/gen_compile_demo.json" > "$out/gen_compile_demo.txt" 2>&1
+    CUDA_VISIBLE_DEVICES=1 timeout 360 python3 bench/generate.py --modes fast-compile --repeat-fast \
+      --dd-batch 21 --out "$out/gen_compile_dd21.json" > "$out/gen_compile_dd21.txt" 2>&1
+    wait
+    grep -h "^fast\|^plain\|^equiv\|Error\|error" "$out"/gen_compile_*.txt | grep -v "W[0-9]\{4\} " | tail -40
     ;;
   train)
     timeout 300 python3 bench/train.py "${@:2}" 2>&1 | tee "$out/train.txt"
