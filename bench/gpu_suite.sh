@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|final
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -42,6 +42,16 @@ case "${1:-nets}" in
       --dd-batch 21 --out "$out/gen_compile_dd21.json" > "$out/gen_compile_dd21.txt" 2>&1
     wait
     grep -h "^fast\|^plain\|^equiv\|Error\|error" "$out"/gen_compile_*.txt | grep -v "W[0-9]\{4\} " | tail -40
+    ;;
+  dance-next)  # issue 15, still open: where Dance Diffusion's per-call time can come from next
+    CUDA_VISIBLE_DEVICES=0 timeout 560 python3 bench/dance.py --cuda-graph --channels-last --compile --dtype bf16 \
+      --batch 8,21 --modes graph-cl,compile-cl+graph,compile+graph 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_next.txt"
+    ;;
+  final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
+    # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the
+    # cold compile short enough for one device call.
+    timeout 580 python3 bench/generate.py --modes plain,graphs,fast-compile --repeat-fast --dd-batch 24 \
+      --out "$out/generate_final.json" 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/generate_final.txt"
     ;;
   train)
     timeout 300 python3 bench/train.py "${@:2}" 2>&1 | tee "$out/train.txt"
