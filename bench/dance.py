@@ -57,7 +57,7 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--weights", default=None, help="optional Dance Diffusion checkpoint")
     p.add_argument(
-        "--profile", action="store_true", help="print top ops of one eager forward per dtype"
+        "--profile", action="store_true", help="print top ops of one forward per eager or compiled mode and dtype (first batch)"
     )
     p.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN pick conv algorithms by timing")
     p.add_argument("--iters", type=int, default=20)
@@ -192,8 +192,8 @@ def main() -> int:
                     f"{mode:<17}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
                     f"{1e3 * batch / ms:>11.1f}{first:>9.1f}{peak:>10.2f}", flush=True
                 )
-                if args.profile and mode.startswith("eager") and batch == batches[0]:
-                    profiles.append((call, f"eager {dname} batch {batch}"))
+                if args.profile and (mode.startswith("eager") or mode.startswith("compile")) and batch == batches[0]:
+                    profiles.append((call, f"{mode} {dname} batch {batch}"))
     for call, title in profiles:
         profile_forward(call, device, title)
     return 0

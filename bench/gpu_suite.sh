@@ -45,7 +45,7 @@ case "${1:-nets}" in
     ;;
   dance-next)  # issue 15, still open: where Dance Diffusion's per-call time can come from next
     CUDA_VISIBLE_DEVICES=0 timeout 560 python3 bench/dance.py --cuda-graph --channels-last --compile --dtype bf16 \
-      --batch 8,21 --modes graph-cl,compile-cl+graph,compile+graph 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_next.txt"
+      --batch 1,21 --modes compile-cl+graph --profile 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_next.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the
