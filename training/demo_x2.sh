@@ -3,7 +3,8 @@
 # GPU 0 trains level 2, GPU 1 levels 1 and 0 then the stereo stage, both warm-started from the
 # shipped bundle; a last recipe run (all budgets 0) takes level 2 from the first run, the rest from
 # the second, exports the bundle, generates a sample and copies the results to $OUT.
-#   bash training/demo_x2.sh            (BUDGET=seconds per GPU, default 480)
+#   bash training/demo_x2.sh            (BUDGET=seconds per GPU, default 480; GPU 1's split:
+#                                        BUDGET_L1, BUDGET_L0, BUDGET_DD, default 1/4, 1/4, 1/2 - 90 s)
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/site:. NCCL_NVLS_ENABLE=0
 out=${OUT:-demo-out}; mkdir -p "$out" runs
@@ -14,7 +15,8 @@ common=(--data data/wesnoth_carry --init-bundle "$init" --budget-vqvae 0 --budge
 (CUDA_VISIBLE_DEVICES=0 python3 -m training.demo_recipe "${common[@]}" --out runs/x2a \
    --budget-level2 $((T - 50)) --budget-dd 0 --total-budget "$T" > runs/x2a.log 2>&1; echo "level 2 run rc=$?") &
 (CUDA_VISIBLE_DEVICES=1 python3 -m training.demo_recipe "${common[@]}" --out runs/x2b \
-   --budget-level1 $((T / 4)) --budget-level0 $((T / 4)) --budget-dd $((T / 2 - 90)) --total-budget "$T" \
+   --budget-level1 "${BUDGET_L1:-$((T / 4))}" --budget-level0 "${BUDGET_L0:-$((T / 4))}" \
+   --budget-dd "${BUDGET_DD:-$((T / 2 - 90))}" --total-budget "$T" \
    > runs/x2b.log 2>&1; echo "levels 1, 0, dd run rc=$?") &
 wait
 tail -n 12 runs/x2a.log; tail -n 12 runs/x2b.log
