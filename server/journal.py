@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,9 @@ FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 # Which state may follow which; anything else is a bug and raises.
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
-    JobState.RUNNING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED}),
+    # running -> queued: a worker that could not load the job's model hands it back (Journal.hand_back).
+    JobState.RUNNING: frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED,
+                                 JobState.QUEUED}),
     JobState.INTERRUPTED: frozenset({JobState.QUEUED, JobState.FAILED, JobState.DONE}),
     JobState.DONE: frozenset(),
     JobState.FAILED: frozenset(),
@@ -181,17 +183,23 @@ class Journal:
             )
             return self._get(db, job_id)
 
-    def claim(self, worker: str) -> JobRecord | None:
-        """Mark the oldest queued job running for ``worker`` and return it (None: queue empty).
+    def claim(self, worker: str, *, skip_models: Collection[str] = (), default_model: str = "") -> JobRecord | None:
+        """Mark the oldest queued job running for ``worker`` and return it (None: none it may take).
 
-        Safe across processes (one worker process per GPU, each with its own connection):
+        Jobs for ``skip_models`` (models this worker failed to load lately; a job without a model
+        is ``default_model``'s) are left for other workers. Safe across processes (one worker process per GPU, each with its own connection):
         ``BEGIN IMMEDIATE`` takes SQLite's write lock before the read, so no other connection can
         claim between the SELECT and the UPDATE, and the UPDATE is still conditional on the row
         being queued, so a claim never takes a job someone else holds.
         """
+        sql = "SELECT id FROM jobs WHERE state=?"
+        args: list[Any] = [JobState.QUEUED.value]
+        if skip_models:
+            skip = sorted(skip_models)
+            sql += f" AND COALESCE(model, ?) NOT IN ({', '.join('?' for _ in skip)})"
+            args += [default_model, *skip]
         with self.transaction() as db:
-            row = db.execute("SELECT id FROM jobs WHERE state=? ORDER BY seq LIMIT 1",
-                             (JobState.QUEUED.value,)).fetchone()
+            row = db.execute(sql + " ORDER BY seq LIMIT 1", args).fetchone()
             if row is None:
                 return None
             cur = db.execute("UPDATE jobs SET state=?, worker=?, started_at=?, attempts=attempts+1, "
@@ -200,6 +208,19 @@ class Journal:
             if cur.rowcount != 1:  # pragma: no cover - impossible under the write lock; never double-claim
                 return None
             return self._get(db, row["id"])
+
+    def hand_back(self, job_id: str, worker: str) -> JobRecord | None:
+        """``worker`` gives a job it holds back, unrun: queued again in its old place, the claim's attempt undone.
+
+        None if ``worker`` does not hold it running any more (it was settled meanwhile).
+        """
+        with self.transaction() as db:
+            cur = db.execute("UPDATE jobs SET state=?, worker=NULL, started_at=NULL, attempts=MAX(0, attempts-1) "
+                             "WHERE id=? AND state=? AND worker=?",
+                             (JobState.QUEUED.value, job_id, JobState.RUNNING.value, worker))
+            if cur.rowcount != 1:
+                return None
+            return self._get(db, job_id)
 
     def transition(self, job_id: str, to: JobState, *, expect: Iterable[JobState],
                    worker: str | None = None, **fields: Any) -> JobRecord | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.errors import JobFinished, JobNotFound, QueueFull, ShuttingDown
+from server.failover import LoadFailures
 from server.journal import JobRecord, JobState, Journal
 
 logger = logging.getLogger(__name__)
@@ -80,8 +81,10 @@ class JobQueue:
     """Bounded, journaled FIFO shared by the OSC handlers (submit, cancel) and workers (claim)."""
 
     def __init__(self, journal: Journal, *, max_queue: int = 32, max_attempts: int = 3,
-                 now: Callable[[], float] = time.time, new_id: Callable[[], str] = new_job_id) -> None:
+                 now: Callable[[], float] = time.time, new_id: Callable[[], str] = new_job_id,
+                 failures: LoadFailures | None = None) -> None:
         self.journal = journal
+        self.failures = failures or LoadFailures()     # which worker failed which model: claims skip those
         self.max_queue = max_queue
         self.max_attempts = max_attempts
         self._now = now
@@ -92,6 +95,7 @@ class JobQueue:
         self._accepting = True
         self._stopping = False
         self._finished_output: FinishedOutput | None = None
+        self.failures.subscribe(self._wake_all)          # a skip set may have shrunk: waiting workers look again
 
     # ------------------------------------------------------------------ events
 
@@ -168,12 +172,17 @@ class JobQueue:
 
     # ------------------------------------------------------------------ workers
 
-    def claim(self, worker: str, timeout: float | None = None) -> Claim | None:
-        """Block until a job is available (or the queue stops / ``timeout`` passes); mark it running."""
+    def claim(self, worker: str, timeout: float | None = None, *, default_model: str = "") -> Claim | None:
+        """Block until a job is available (or the queue stops / ``timeout`` passes); mark it running.
+
+        Jobs for models ``worker`` failed to load lately wait for another worker (see server.failover);
+        ``default_model`` is the model of jobs that name none.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._stopping:
-                job = self.journal.claim(worker)
+                skipped = self.failures.skipped(worker)
+                job = self.journal.claim(worker, skip_models=skipped, default_model=default_model)
                 if job is not None:
                     token = CancelToken()
                     self._tokens[job.id] = token
@@ -181,6 +190,9 @@ class JobQueue:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
+                if skipped:                                # look again once a skipped model may be tried
+                    retry = min(skipped.values())
+                    remaining = retry if remaining is None else min(remaining, retry)
                 self._cond.wait(remaining)
             else:
                 return None
@@ -231,6 +243,38 @@ class JobQueue:
         for kind, rec, data in events:
             self.emit(kind, rec, **data)
         return list({rec.id: rec for _, rec, _ in events}.values())     # each job as it ends up
+
+    def hand_back(self, claim: Claim, reason: str) -> JobRecord | None:
+        """A worker could not load the job's model but another may: the job is queued again, in its place.
+
+        The claim's attempt does not count. A cancel asked for meanwhile wins: the job is cancelled.
+        Returns the job as it ends up, or None if it was settled otherwise meanwhile.
+        """
+        job_id = claim.job.id
+        with self._cond:
+            self._tokens.pop(job_id, None)
+            now = self.journal.get(job_id)
+            if (claim.token.is_set() and claim.token.reason == "cancelled") or (now is not None and now.cancel_requested):
+                kind = EventKind.CANCELLED
+                job = self.journal.transition(job_id, JobState.CANCELLED, expect=[JobState.RUNNING],
+                                              worker=claim.worker)
+            else:
+                kind = EventKind.REQUEUED
+                job = self.journal.hand_back(job_id, claim.worker)
+            self._cond.notify_all()
+        if job is None:
+            logger.warning("job %s: not running for %s any more; not handed back", job_id, claim.worker)
+            return None
+        if kind == EventKind.REQUEUED:
+            logger.info("job %s handed back to the queue: %s", job_id, reason)
+            self.emit(kind, job, reason=reason)
+        else:
+            self.emit(kind, job)
+        return job
+
+    def _wake_all(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def progress(self, claim: Claim, stage: str, fraction: float) -> None:
         """Report progress (not journaled: it is only news)."""

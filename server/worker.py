@@ -44,10 +44,14 @@ def _oom_types() -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one run of a job ended: the state to record and its fields (result_path, seconds, error)."""
+    """How one run of a job ended: the state to record and its fields (result_path, seconds, error).
+
+    ``load_failed`` names the job's model when the worker could not load it (the job may go to another worker).
+    """
 
     state: JobState
     fields: dict[str, Any] = field(default_factory=dict)
+    load_failed: str | None = None
 
 
 def render_job(engine: Engine, job: JobRecord, token: CancelToken, *, output_dir: Path, device: str,
@@ -99,9 +103,10 @@ def render_with(slot: EngineSlot, job: JobRecord, token: CancelToken, *, default
 
     ``default_model`` stands in for jobs journaled before jobs named their model.
     """
-    engine = slot.ensure(job.model or default_model)
+    model = job.model or default_model
+    engine = slot.ensure(model)
     if engine is None:
-        return Outcome(JobState.FAILED, {"error": f"cannot load model {slot.message}"})
+        return Outcome(JobState.FAILED, {"error": f"cannot load model {slot.message}"}, load_failed=model)
     return render_job(engine, job, token, live=live if slot.live_supported else None, **render)
 
 
@@ -132,8 +137,21 @@ class WorkerBase:
         """The worker's engine slot moved (loading, ready, missing, error): what status and submit read."""
         self.state, self.message, self.model, self.live_supported = state, message, model, live_supported
         self.load_failure = (failed, time.monotonic()) if failed else None
+        if failed:
+            self.queue.failures.failed(self.name, failed)
+        elif state == EngineState.READY and model:
+            self.queue.failures.loaded(self.name, model)
         if state != EngineState.LOADING:
             self.loaded.set()
+
+    def settle(self, claim: Claim, outcome: Outcome) -> None:
+        """Record a job's outcome; one whose model this worker cannot load goes back if another worker may."""
+        model = outcome.load_failed
+        if model is not None and self.queue.failures.others_can_try(self.name, model):
+            self.queue.hand_back(claim, f"worker {self.name} ({self.device}) cannot load model {model}; "
+                                        "another worker takes the job")
+            return
+        self.queue.finish(claim, outcome.state, **outcome.fields)
 
     def describe(self) -> str:
         """One status line: device, state, current job."""
@@ -176,6 +194,7 @@ class Worker(WorkerBase):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        self.queue.failures.set_live(self.name, True)
         self._thread = threading.Thread(target=self._main, name=f"jbdiff-worker-{self.name}", daemon=True)
         self._thread.start()
 
@@ -194,8 +213,9 @@ class Worker(WorkerBase):
     def _main(self) -> None:
         self.load()                 # a model that cannot load leaves the worker up: another may be selected
         while True:
-            claim = self.queue.claim(self.name)
+            claim = self.queue.claim(self.name, default_model=self.default_model)
             if claim is None:
+                self.queue.failures.set_live(self.name, False)
                 return
             try:
                 self.run_job(claim)
@@ -217,7 +237,7 @@ class Worker(WorkerBase):
                                   live=self.live, output_dir=self.output_dir, device=self.device,
                                   progress=lambda stage, frac: self.queue.progress(claim, stage, frac),
                                   progress_hz=self.progress_hz, monotonic=self._monotonic)
-            self.queue.finish(claim, outcome.state, **outcome.fields)
+            self.settle(claim, outcome)
         finally:
             self.jobs_run += 1
             self.current = None

@@ -2,13 +2,14 @@
 
 Started by :class:`server.worker_process.ProcessWorker` (``spawn``: a fresh interpreter). It
 talks to the server over two one-way pipes: commands in (``wake``, ``cancel``, ``live``,
-``interrupt``, ``stop``) and events out (``engine``: its model loading, ready or failed to load;
-``started``, ``progress``, ``finished``). A job for another model than the loaded one swaps the
-engine first; a model that cannot load fails that job, and the process keeps serving. It claims
-jobs in the journal itself (atomically, beside the other workers) but never records how a job
-ended: the server does that from ``finished`` and then tells clients, so a result the server
-never heard of is never reported; if this process dies first, the job is still ``running`` for
-this worker and the server re-queues it.
+``interrupt``, ``stop``, ``skip``: the models to leave to other workers, see server.failover) and
+events out (``engine``: its model loading, ready or failed to load; ``started``, ``progress``,
+``finished``). A job for another model than the loaded one swaps the engine first; a model that
+cannot load fails that job (or the server hands it to another worker that may load it), and the
+process keeps serving. It claims jobs in the journal itself (atomically, beside the other
+workers) but never records how a job ended: the server does that from ``finished`` and then
+tells clients, so a result the server never heard of is never reported; if this process dies
+first, the job is still ``running`` for this worker and the server re-queues it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -92,12 +94,15 @@ class _Child:
         self.spec = spec
         self._commands = commands
         self._events = events
-        self._lock = threading.Lock()          # guards _stopping, _loaded and _current
+        self._lock = threading.Lock()          # guards _stopping, _loaded, _current and the skip state
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
         self._loaded = False
         self._current: _Running | None = None
+        self._skip: dict[str, float] = {}      # model -> monotonic time until which other workers take its jobs
+        self._pending: set[str] = set()        # models it failed that the server has not answered with a skip set
+        self._failures_sent = 0
         self._slot = EngineSlot(self._load, where=spec.device, on_change=self._engine_changed)
 
     def run(self) -> None:
@@ -121,6 +126,10 @@ class _Child:
         return engine
 
     def _engine_changed(self, slot: EngineSlot) -> None:
+        if slot.failed:
+            with self._lock:                   # skip it at once; the server's answer says whether to keep skipping
+                self._failures_sent += 1
+                self._pending.add(slot.failed)
         self._send("engine", slot.state.value, slot.message, slot.model, slot.live_supported, slot.failed)
 
     def _serve(self, journal: Journal) -> None:
@@ -133,7 +142,7 @@ class _Child:
                 if os.getppid() != spec.parent_pid:
                     logger.error("the server (pid %d) is gone: exiting", spec.parent_pid)
                     os._exit(EXIT_ORPHANED)
-                job = journal.claim(spec.name)
+                job = journal.claim(spec.name, skip_models=self._skipped(), default_model=spec.cfg.model)
                 if job is not None:
                     running = _Running(job, CancelToken(), LiveValues())
                     self._current = running
@@ -148,7 +157,12 @@ class _Child:
             finally:
                 with self._lock:
                     self._current = None
-            self._send("finished", job.id, outcome.state.value, outcome.fields)
+            self._send("finished", job.id, outcome.state.value, outcome.fields, outcome.load_failed)
+
+    def _skipped(self) -> set[str]:
+        """Models whose jobs this worker leaves to others now (call with the lock held)."""
+        now = time.monotonic()
+        return {model for model, until in self._skip.items() if until > now} | self._pending
 
     def _progress(self, job_id: str) -> Callable[[str, float], None]:
         return lambda stage, fraction: self._send("progress", job_id, stage, fraction)
@@ -188,6 +202,13 @@ class _Child:
             elif kind == "live":
                 if running is not None:
                     running.live.update(args[0])
+            elif kind == "skip":
+                skipped, seen = args
+                now = time.monotonic()
+                self._skip = {model: now + float(left) for model, left in skipped.items()}
+                if seen >= self._failures_sent:
+                    self._pending.clear()       # the server has heard of every failure: its set is whole
+                self._wake.set()                # a model may be free to take again
             elif kind == "stop":
                 self._stopping = True
                 if not self._loaded:

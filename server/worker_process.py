@@ -41,7 +41,7 @@ from server.config import ServerConfig
 from server.engine import Engine, EngineState, load_engine, resolve_workers
 from server.journal import JobState
 from server.queue import CancelToken, EventKind, JobEvent, JobQueue
-from server.worker import Worker, WorkerBase
+from server.worker import Outcome, Worker, WorkerBase
 from server.worker_child import ChildSpec, child_main
 
 logger = logging.getLogger(__name__)
@@ -185,6 +185,8 @@ class ProcessWorker(WorkerBase):
         self._outbox: _Outbox | None = None
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_failures: Callable[[], None] | None = None
+        self._failures_seen = 0                  # load failures the child reported: echoed with each skip set
 
     # ------------------------------------------------------------------ the server's side
 
@@ -195,6 +197,7 @@ class ProcessWorker(WorkerBase):
 
     def start(self) -> None:
         self._unsubscribe = self.queue.subscribe(self._on_queue_event)
+        self._unsubscribe_failures = self.queue.failures.subscribe(self._push_skips)
         self._thread = threading.Thread(target=self._main, name=f"jbdiff-worker-{self.name}", daemon=True)
         self._thread.start()
 
@@ -231,11 +234,17 @@ class ProcessWorker(WorkerBase):
             self._thread.join(KILL_WAIT_S)
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unsubscribe_failures is not None:
+            self._unsubscribe_failures()
         return not self._thread.is_alive()
 
     def state_label(self) -> str:
         """loading, ready, missing, error, or restarting while it waits out the restart delay."""
         return "restarting" if self.restarting else self.state.value
+
+    def _push_skips(self) -> None:
+        """Tell the child which models to leave to other workers (it claims in the journal itself)."""
+        self.send("skip", self.queue.failures.skipped(self.name), self._failures_seen)
 
     def _on_queue_event(self, event: JobEvent) -> None:
         if event.kind in (EventKind.ACCEPTED, EventKind.REQUEUED):
@@ -279,6 +288,7 @@ class ProcessWorker(WorkerBase):
         proc = ctx.Process(target=child_main, args=(spec, commands_in, events_out), daemon=True,
                            name=f"jbdiff-worker-{self.name}")
         self.engine_changed(EngineState.LOADING, "loading the model", None, self.live_supported, None)
+        self._failures_seen = 0             # the new child counts its own from zero
         try:
             proc.start()
         except BaseException:
@@ -292,6 +302,7 @@ class ProcessWorker(WorkerBase):
         self.starts.append(t0)
         self._proc, self.pid, self._alive = proc, proc.pid, True
         self._outbox = _Outbox(commands_out, self.name)
+        self.queue.failures.set_live(self.name, True)      # also pushes this child its skip set
         if self._stop.is_set():
             self.send("stop")               # told to stop while it was starting
         jobs_before = self.jobs_run
@@ -329,6 +340,8 @@ class ProcessWorker(WorkerBase):
         try:
             if kind == "engine":
                 state, message, model, live_supported, failed = args
+                if failed:
+                    self._failures_seen += 1
                 self.engine_changed(EngineState(state), str(message), model, bool(live_supported), failed)
             elif kind == "started":
                 job = args[0]
@@ -339,11 +352,11 @@ class ProcessWorker(WorkerBase):
                 if claim is not None and claim.job.id == job_id:
                     self.queue.progress(claim, stage, fraction)
             elif kind == "finished":
-                job_id, state, fields = args
+                job_id, state, fields, load_failed = args
                 claim = self.current
                 if claim is not None and claim.job.id == job_id:
                     try:
-                        self.queue.finish(claim, JobState(state), **fields)
+                        self.settle(claim, Outcome(JobState(state), fields, load_failed))
                     finally:
                         self.jobs_run += 1
                         self.current = None
@@ -356,6 +369,7 @@ class ProcessWorker(WorkerBase):
         """The child is gone: what it held goes back to the queue (or stays interrupted at shutdown)."""
         self.current = None
         self.model = None                   # its engine went with it
+        self.queue.failures.set_live(self.name, False)
         stopping = self._stop.is_set()
         reason = f"worker {self.name} on {self.device} {describe_exit(code)}"
         for job in self.queue.abandon(self.name, reason, requeue=not stopping):

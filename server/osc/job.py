@@ -78,7 +78,8 @@ EVENTS: dict[EventKind, Message] = {
     EventKind.INTERRUPTED: Message("/jbdiff/job/interrupted", (_JOB_ID,),
                                    "The server stopped during the job; it runs again at the next start."),
     EventKind.REQUEUED: Message("/jbdiff/job/requeued", (_JOB_ID,),
-                                "After a restart: an interrupted job is queued again."),
+                                "The job is queued again: after a restart or a worker's death (it was interrupted), "
+                                "or because the worker that took it cannot load its model and another may."),
 }
 
 
