@@ -487,7 +487,7 @@ Session.prototype.on_interrupted = function (ev) {
 Session.prototype.on_requeued = function (ev) {
     if (this.mine(ev)) {
         this.jobs[ev.jobId].state = "queued";
-        this.status(ev.jobId + " is queued again after a server restart");
+        this.status(ev.jobId + " is queued again (the server restarted, or another worker takes it)");
     }
 };
 
