@@ -38,7 +38,13 @@ from jbdiff.errors import CancelledError, ConfigError, JbdiffError
 from jbdiff.models import LoadedModels
 from jbdiff.noise import NoiseStream, make_generator
 from jbdiff.request import GenerationRequest
-from jbdiff.windows import GenerationPlan, LevelPlan, balanced_batches, plan_dance_windows, plan_generation
+from jbdiff.windows import (
+    GenerationPlan,
+    LevelPlan,
+    balanced_batches,
+    plan_dance_windows,
+    plan_generation,
+)
 
 logger = logging.getLogger(__name__)
 
