@@ -129,6 +129,7 @@ class Pipeline:
         self.options = (options or PipelineOptions.for_device(self.device)).validate()
         self._lock = threading.Lock()
         self._calls: dict[tuple, Callable[..., torch.Tensor]] = {}
+        self._compiled_shapes: set[tuple] = set()   # call shapes already compiled (see _Run.announce_compile)
 
     def network_call(self, name: str, fn: Callable[..., torch.Tensor], key: Hashable,
                      module: torch.nn.Module | None = None) -> Callable[..., torch.Tensor]:
@@ -212,6 +213,16 @@ class _Run:
         """Cooperative cancellation point, called between and inside diffusion steps."""
         if self.cancel is not None and self.cancel.is_set():
             raise CancelledError("generation cancelled")
+
+    def announce_compile(self, level: int | None, *signature: Hashable) -> None:
+        """Report a "compiling" stage before a network call whose shapes were not compiled yet:
+        torch.compile's first call takes minutes with no step to report."""
+        if self.opts.compile == "off":
+            return
+        key = (self.opts.compile, level, *signature)
+        if key not in self.pipe._compiled_shapes:
+            self.pipe._compiled_shapes.add(key)
+            self.progress("compiling", level, 0, 1)
 
     def should_cancel(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -429,6 +440,7 @@ class _Run:
                 done = (index * n_chunks + ci) * total + step
                 self.progress("level", level, done, total * n_chunks * sequential_total)
 
+            self.announce_compile(level, id(unet), tuple(noise[c0:c1].shape), tuple(emb.shape))
             outs.append(sampler(model_fn, noise[c0:c1], sigmas,
                                  init=None if init is None else init[c0:c1], init_strength=strength,
                                  callback=callback, should_cancel=self.should_cancel))
@@ -464,6 +476,7 @@ class _Run:
 
             part = chunks[rows.start:rows.stop]
             noise = stream.take(part.shape[0], self.step_size("dd_noise_step_size")).to(self.device)
+            self.announce_compile(None, id(model), tuple(part.shape))
             out = dd_refine(net, part, noise, steps=steps,
                             init_strength=cfg.init_strength, callback=callback, should_cancel=self.should_cancel)
             outs.append(out.float())

@@ -38,6 +38,7 @@ class ProgressReporter:
             self.fraction = min(frac, 1.0)
         self.stage = name
         t = self._now()
-        if self._last_sent is None or t - self._last_sent >= self.min_interval:
+        # "compiling" precedes minutes without steps (torch.compile's first call): never held back.
+        if self._last_sent is None or t - self._last_sent >= self.min_interval or stage == "compiling":
             self._last_sent = t
             self._send(self.stage, self.fraction)

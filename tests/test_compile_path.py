@@ -100,3 +100,25 @@ def test_inductor_frozen_weights_stay_per_network_when_networks_share_code() -> 
             x = torch.randn(batch, 8)
             for net, call in zip(nets, calls, strict=True):
                 assert torch.allclose(call(x), net(x), atol=1e-5)
+
+
+def test_a_compiled_pipeline_announces_compiling_once_per_new_shape() -> None:
+    pipe = Pipeline.tiny("cpu", seed=0, options=PipelineOptions(compile="default", compile_backend="aot_eager"))
+    req = GenerationRequest(seconds_length=1.0, levels="21", noise_seed=1, dd_noise_seed=2,
+                            num_steps={2: 1, 1: 1, "dd": 1})
+    calls: list[tuple] = []
+
+    def stages() -> list[tuple]:
+        return [c[:2] for c in calls if c[0] == "compiling"]
+
+    pipe.generate(req, progress=lambda *a: calls.append(a))
+    # each level's U-Net and the stereo stage, before their first step
+    assert stages() == [("compiling", 2), ("compiling", 1), ("compiling", None)]
+    first_step = next(i for i, c in enumerate(calls) if c[0] == "level")
+    assert calls.index(("compiling", 2, 0, 1)) < first_step
+    calls.clear()
+    pipe.generate(req, progress=lambda *a: calls.append(a))
+    assert stages() == []   # same shapes: nothing to compile
+    pipe.options = PipelineOptions()
+    pipe.generate(req, progress=lambda *a: calls.append(a))
+    assert stages() == []   # not compiled: never announced

@@ -405,3 +405,13 @@ def test_two_workers_share_one_journal_and_run_each_job_once(serve):
     status = client.request("/jbdiff/status")
     kv = dict(zip(status[0::2], status[1::2], strict=True))
     assert kv["workers"] == 2 and kv["worker.1"].startswith("cpu ready")
+
+
+def test_progress_reporter_sends_compiling_at_once():
+    sent: list[tuple[str, float]] = []
+    clock = iter([0.0, 0.05, 0.1])
+    rep = ProgressReporter([2], True, lambda s, f: sent.append((s, f)), hz=4.0, now=lambda: next(clock))
+    rep("level", 2, 1, 4)        # t=0    sent
+    rep("compiling", None, 0, 1)  # t=0.05 sent anyway: minutes without steps may follow
+    rep("dd", None, 1, 4)        # t=0.1  too soon
+    assert sent == [("level2", 1 / 8), ("compiling", 1 / 8)]

@@ -64,7 +64,7 @@ EVENTS: dict[EventKind, Message] = {
     EventKind.STARTED: Message("/jbdiff/job/started", (_JOB_ID,), "A worker took the job."),
     EventKind.PROGRESS: Message(
         "/jbdiff/job/progress",
-        (_JOB_ID, Arg("stage", "string", "level2, level1, level0 or dd"),
+        (_JOB_ID, Arg("stage", "string", "level2, level1, level0, dd, or compiling (a compiled server's first render of a shape)"),
          Arg("fraction", "float", "overall progress 0 .. 1, never decreasing")),
         "While rendering, at most `progress_hz` (default 4) per second per job."),
     EventKind.DONE: Message(
