@@ -127,6 +127,8 @@ class _ProgressBars:
         if key != self.key:
             self.close()
             label = f"level {level}" if level is not None else stage
+            if stage == "compiling":  # torch.compile's first call: minutes before the first step
+                label = f"compiling {'level ' + str(level) if level is not None else 'stereo stage'}"
             self.bar = tqdm(total=total, desc=label, unit="step", leave=True)
             self.key = key
         self.bar.n = step
