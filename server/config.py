@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from jbdiff.config import CONFIG_DIR, build, choice, read_yaml, rng
+from jbdiff.config import COMPILE_MODES, CONFIG_DIR, build, choice, read_yaml, rng
 from jbdiff.errors import ConfigError
 
 DEFAULT_CONFIG = CONFIG_DIR / "server.yaml"
@@ -201,6 +201,9 @@ class ServerConfig:
     library_folders: list[str] = field(default_factory=list)
     # torch CPU threads for rendering; None: all cores but one, left for the OSC receiver (and the DAW).
     cpu_threads: int | None = field(default=None, metadata=rng(1, 1024))
+    # torch.compile the networks on CUDA workers (off | default | max-autotune): each worker's first
+    # render per model compiles for minutes, later ones are faster. JBDIFF_COMPILE also turns it on.
+    compile: str = field(default="off", metadata=choice(*COMPILE_MODES))
     # "module:function(device) -> engine": a custom engine (tests, experiments); None: the Pipeline.
     engine_factory: str | None = None
     hotfolder: HotFolderConfig = field(default_factory=lambda: HotFolderConfig())
@@ -311,6 +314,8 @@ def load_server_config(path: str | Path | None = None, **overrides: Any) -> Serv
         raise ConfigError(f"{source}: expected a YAML mapping at the top level")
     data = dict(raw or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if data.get("compile") is False:   # YAML reads a bare `off` as false
+        data["compile"] = "off"
     try:
         return parse_server_config(data, "server")
     except ConfigError as exc:

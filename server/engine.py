@@ -62,7 +62,21 @@ def load_engine(cfg: ServerConfig, device: str, model: str | None = None) -> Eng
         return factory(device=device, model=model)
     from jbdiff.model_registry import load_pipeline
 
-    return load_pipeline(model, device=device)
+    pipe = load_pipeline(model, device=device)
+    return with_compile(pipe, cfg.compile)
+
+
+def with_compile(pipe: Engine, mode: str) -> Engine:
+    """Turn on torch.compile (config ``compile``) for a pipeline on the CUDA fast path; the plain
+    path (JBDIFF_PLAIN=1) and CPU workers stay as they are, and "off" leaves JBDIFF_COMPILE's choice."""
+    options = getattr(pipe, "options", None)
+    device = getattr(pipe, "device", None)
+    if mode == "off" or options is None or device is None or device.type != "cuda" or not options.fast:
+        return pipe
+    import dataclasses
+
+    pipe.options = dataclasses.replace(options, compile=mode)
+    return pipe
 
 
 def call_loader(load: Callable[..., Engine], device: str, model: str) -> Engine:

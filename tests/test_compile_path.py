@@ -122,3 +122,34 @@ def test_a_compiled_pipeline_announces_compiling_once_per_new_shape() -> None:
     pipe.options = PipelineOptions()
     pipe.generate(req, progress=lambda *a: calls.append(a))
     assert stages() == []   # not compiled: never announced
+
+
+def test_server_config_compile_key(tmp_path) -> None:
+    from server.config import load_server_config
+
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("compile: off\n")           # YAML reads this as false
+    assert load_server_config(bare).compile == "off"
+    on = tmp_path / "on.yaml"
+    on.write_text("compile: default\n")
+    assert load_server_config(on).compile == "default"
+    assert load_server_config().compile == "off"  # the bundled configs/server.yaml
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("compile: turbo\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: server.compile: 'turbo' is not allowed.*max-autotune"):
+        load_server_config(bad)
+
+
+def test_server_compile_applies_only_to_the_cuda_fast_path() -> None:
+    from types import SimpleNamespace
+
+    from server.engine import with_compile
+
+    cpu = Pipeline.tiny("cpu")
+    assert with_compile(cpu, "default").options.compile == "off"
+    fast = SimpleNamespace(options=PipelineOptions(bf16=True, cuda_graphs=True), device=torch.device("cuda"))
+    assert with_compile(fast, "default").options.compile == "default"
+    plain = SimpleNamespace(options=PipelineOptions(), device=torch.device("cuda"))   # JBDIFF_PLAIN=1
+    assert with_compile(plain, "max-autotune").options.compile == "off"
+    env_on = SimpleNamespace(options=PipelineOptions(bf16=True, compile="default"), device=torch.device("cuda"))
+    assert with_compile(env_on, "off").options.compile == "default"   # config off leaves JBDIFF_COMPILE's choice
