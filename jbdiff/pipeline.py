@@ -126,24 +126,34 @@ class Pipeline:
                  options: PipelineOptions | None = None) -> None:
         self.device = torch.device(device)
         self.models = models.to(self.device)
-        self.options = (options or PipelineOptions.for_device(self.device)).validate()
+        self.options = options or PipelineOptions.for_device(self.device)
         self._lock = threading.Lock()
         self._calls: dict[tuple, Callable[..., torch.Tensor]] = {}
         self._compiled_shapes: set[tuple] = set()   # call shapes already compiled (see _Run.announce_compile)
+
+    @property
+    def options(self) -> PipelineOptions:
+        """How the networks execute; checked whenever it is set (callers swap it between requests)."""
+        return self._options
+
+    @options.setter
+    def options(self, options: PipelineOptions) -> None:
+        self._options = options.validate()
 
     def network_call(self, name: str, fn: Callable[..., torch.Tensor], key: Hashable,
                      module: torch.nn.Module | None = None) -> Callable[..., torch.Tensor]:
         """``fn`` under the configured precision, compiled and replayed from CUDA graphs when enabled.
 
-        Compiled calls freeze ``module``'s weights, so they are keyed on its weights version.
+        Calls are keyed on ``module``'s weights version: compiled calls freeze its weights and
+        channels-last graphs replay cached ones, so weights changed in place build a new call.
         """
-        opts = self.options.validate()
+        opts = self.options
         on_cuda = self.device.type == "cuda"
         dtype = torch.bfloat16 if opts.bf16 and on_cuda else None
         graphs = opts.cuda_graphs and on_cuda
         if opts.compile == "off" and not graphs:
             return autocast_call(fn, dtype)
-        if opts.compile != "off" and module is not None:
+        if module is not None:
             key = (key, weights_version(module))
         # Keyed by every option too: options may change between requests (bench, debugging).
         cache_key = (name, key, dtype, graphs, opts.compile, opts.compile_backend)
@@ -465,9 +475,8 @@ class _Run:
         batches = balanced_batches(chunks.shape[0], self.opts.dd_batch)
         channels_last = self.opts.channels_last and self.device.type == "cuda"
         model.set_channels_last(channels_last)
-        # The channels-last convs replay cached weights inside a graph: a new weights version re-captures.
-        key = ("channels_last", model.weights_version()) if channels_last else ("default",)
-        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model)
+        net = self.pipe.network_call("dd", lambda x, t: model(x, t),
+                                     key="channels_last" if channels_last else "default", module=model)
         outs = []
         for bi, rows in enumerate(batches):
             def callback(info: dict, bi: int = bi) -> None:
