@@ -7,6 +7,7 @@ values) through levels 2, 1, 0 and Dance Diffusion at the seed's default steps, 
   graphs  fp32 + CUDA-graph replay (the "cheap fixes" baseline)
   fast    bf16 + CUDA-graph replay + channels-last stereo stage (the default on CUDA)
   fast-compile / fast-max   fast + torch.compile (inductor, frozen weights; max-autotune kernels)
+  fast-ncl / fast-compile-ncl   the same with the stereo stage in the default [B, C, T] layout
 
 and reports how far each mode's audio is from the plain path's for the same seeds.
 
@@ -39,6 +40,7 @@ MODES = {
     "fast-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False),   # the fast path before channels-last
     "fast-compile": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default"),
     "fast-max": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="max-autotune"),
+    "fast-compile-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False, compile="default"),
 }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|final
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -55,6 +55,16 @@ case "${1:-nets}" in
     # cold compile short enough for one device call.
     timeout 580 python3 bench/generate.py --modes plain,graphs,fast-compile --repeat-fast --dd-batch 24 \
       --out "$out/generate_final.json" 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/generate_final.txt"
+    ;;
+  final-x2)  # issue 15: the one-run table on GPU 0; on GPU 1 the compiled stereo stage in the default
+    # layout against channels-last at the pipeline's batch (21 windows in one call), with plain for SNR.
+    ( CUDA_VISIBLE_DEVICES=1 timeout 560 python3 bench/generate.py --modes plain,fast-compile-ncl --repeat-fast \
+        --dd-batch 24 --out "$out/generate_ncl.json" > "$out/generate_ncl.txt" 2>&1 ) &
+    CUDA_VISIBLE_DEVICES=0 timeout 560 python3 bench/generate.py --modes plain,graphs,fast-compile --repeat-fast \
+      --dd-batch 24 --out "$out/generate_final.json" > "$out/generate_final.txt" 2>&1
+    wait
+    grep -h "^device\|^fast\|^plain\|^graphs\|^equiv\|Error\|error" "$out"/generate_final.txt "$out"/generate_ncl.txt \
+      | grep -v "W[0-9]\{4\} " | tail -40
     ;;
   train)
     timeout 300 python3 bench/train.py "${@:2}" 2>&1 | tee "$out/train.txt"

@@ -73,6 +73,17 @@ def test_big_bundles_leave_a_gpu_job_in_pieces(tmp_path, monkeypatch):
     assert load_bundle(tmp_path / "joined.safetensors", expected_sha256=expected).unets
 
 
+def test_results_carry_this_runs_sample_not_an_older_one(tmp_path):
+    out, dest = tmp_path / "run", tmp_path / "dest"
+    for name, payload in (("demo_00000000_00000000", b"old"), ("demo_00000000_00000000_0000", b"new")):
+        (out / "samples" / name).mkdir(parents=True)
+        (out / "samples" / name / "final_audio.wav").write_bytes(payload)
+    files = demo_recipe._copy_results(out, dest, "demo", out / "samples" / "demo_00000000_00000000_0000")
+    assert (dest / "sample.wav").read_bytes() == b"new" and dest / "sample.wav" in files
+    demo_recipe._copy_results(out, tmp_path / "dest2", "demo")
+    assert not (tmp_path / "dest2" / "sample.wav").exists()
+
+
 def test_checksum_is_checked(tmp_path):
     path = tmp_path / "c.safetensors"
     save_bundle(path, tiny_models(0))

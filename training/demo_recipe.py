@@ -183,7 +183,8 @@ def run_recipe(args: argparse.Namespace) -> dict[str, Any]:
     summary["total_seconds"] = round(time.monotonic() - t_start, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if args.export_dir:
-        _copy_results(out, Path(args.export_dir), args.name)
+        sample = Path(summary["sample"]["folder"]) if "sample" in summary else None
+        _copy_results(out, Path(args.export_dir), args.name, sample)
     logging.getLogger().removeHandler(handler)
     return summary
 
@@ -207,11 +208,12 @@ def _sample(bundle: Path, folder: Path, args: argparse.Namespace) -> dict[str, A
 OUT_FILE_LIMIT = 16 * 2**20 - 2**16  # a GPU job brings back files of at most 16 MiB (8 files): split bigger ones
 
 
-def _copy_results(out: Path, dest: Path, name: str) -> list[Path]:
+def _copy_results(out: Path, dest: Path, name: str, sample: Path | None = None) -> list[Path]:
     """The small results to `dest` (e.g. a GPU job's $OUT) as at most 8 files of under 16 MiB.
 
     bundle (as ``.partNN`` pieces if larger: ``cat <name>.safetensors.part* > <name>.safetensors``),
-    its ``.sha256``, summary.json, recipe.log, losses.csv (every stage), sample.wav and sample.png.
+    its ``.sha256``, summary.json, recipe.log, losses.csv (every stage), and this run's `sample`
+    folder's final audio as sample.wav and sample.png (not an older run's left in the same folder).
     """
     dest.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -233,8 +235,9 @@ def _copy_results(out: Path, dest: Path, name: str) -> list[Path]:
         rows += [f"{csv.parent.name},{line}" for line in csv.read_text().splitlines()[1:]]
     (dest / "losses.csv").write_text("\n".join(rows) + "\n")
     written.append(dest / "losses.csv")
-    for sample in sorted((out / "samples").glob("*/final_audio.*"))[:2]:
-        written.append(Path(shutil.copy2(sample, dest / f"sample{sample.suffix}")))
+    if sample is not None:
+        for f in sorted(sample.glob("final_audio.*"))[:2]:
+            written.append(Path(shutil.copy2(f, dest / f"sample{f.suffix}")))
     return written
 
 
