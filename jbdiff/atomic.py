@@ -21,7 +21,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for the DAW and other tools too
+    os.chmod(tmp, 0o666 & ~process_umask())  # mkstemp makes 0600; results are for the DAW and other tools too
     try:
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
@@ -35,7 +35,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     fsync_dir(target.parent)
 
 
-def _umask() -> int:
+def process_umask() -> int:
     """The process umask; from /proc where possible, since setting and restoring it races threads."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:

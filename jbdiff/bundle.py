@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from jbdiff.atomic import process_umask
 from jbdiff.config import SamplingConfig, parse_model, parse_sampling, to_dict
 from jbdiff.errors import CheckpointError
 from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae
@@ -84,8 +85,13 @@ def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: st
         **(extra or {}),
     }
     tmp = path.with_name(f".{path.name}.part")
-    save_file(bundle_tensors(models, DTYPES[dtype]), str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    try:
+        save_file(bundle_tensors(models, DTYPES[dtype]), str(tmp), metadata=meta)
+        os.chmod(tmp, 0o666 & ~process_umask())  # safetensors writes 0600; a bundle is for other users and tools too
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     digest = sha256_file(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     log.info("wrote bundle %s (%.1f MB, sha256 %s)", path, path.stat().st_size / 1e6, digest)

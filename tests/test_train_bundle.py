@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,23 @@ def test_results_carry_this_runs_sample_not_an_older_one(tmp_path):
     assert (dest / "sample.wav").read_bytes() == b"new" and dest / "sample.wav" in files
     demo_recipe._copy_results(out, tmp_path / "dest2", "demo")
     assert not (tmp_path / "dest2" / "sample.wav").exists()
+
+
+def test_bundles_follow_the_umask_and_leave_no_part_file(tmp_path, monkeypatch):
+    old = os.umask(0o022)
+    try:
+        save_bundle(tmp_path / "b.safetensors", tiny_models(0))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "b.safetensors").stat().st_mode & 0o777 == 0o644
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_bundle(tmp_path / "c.safetensors", tiny_models(0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.safetensors", "b.safetensors.sha256"]
 
 
 def test_checksum_is_checked(tmp_path):
