@@ -71,8 +71,7 @@ class LoadFailures:
     def others_can_try(self, worker: str, model: str) -> bool:
         """Whether a live worker other than ``worker`` has not failed ``model`` lately (hand the job back)."""
         with self._lock:
-            now = self._monotonic()
-            return any(not self._recent(other, model, now) for other in self._live if other != worker)
+            return self._others_free(worker, model, self._monotonic())
 
     def skipped(self, worker: str) -> dict[str, float]:
         """The models ``worker`` should not claim now, each with the seconds until it may try again."""
@@ -81,9 +80,12 @@ class LoadFailures:
             out: dict[str, float] = {}
             for model, at in self._failed.get(worker, {}).items():
                 left = at + self.retry_after_s - now
-                if left > 0 and any(not self._recent(other, model, now) for other in self._live if other != worker):
+                if left > 0 and self._others_free(worker, model, now):
                     out[model] = left
             return out
+
+    def _others_free(self, worker: str, model: str, now: float) -> bool:
+        return any(not self._recent(other, model, now) for other in self._live if other != worker)
 
     def _recent(self, worker: str, model: str, now: float) -> bool:
         at = self._failed.get(worker, {}).get(model)

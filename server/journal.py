@@ -187,7 +187,8 @@ class Journal:
         """Mark the oldest queued job running for ``worker`` and return it (None: none it may take).
 
         Jobs for ``skip_models`` (models this worker failed to load lately; a job without a model
-        is ``default_model``'s) are left for other workers. Safe across processes (one worker process per GPU, each with its own connection):
+        is ``default_model``'s) are left for other workers. Safe across processes (one worker
+        process per GPU, each with its own connection):
         ``BEGIN IMMEDIATE`` takes SQLite's write lock before the read, so no other connection can
         claim between the SELECT and the UPDATE, and the UPDATE is still conditional on the row
         being queued, so a claim never takes a job someone else holds.

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from jbdiff.accel import weights_version
 from jbdiff.errors import ConfigError, JbdiffError
 
 from .blocks import (
@@ -193,15 +192,10 @@ class DanceUNet(nn.Module):
 
         Same parameters and the same maths; inputs and outputs stay [B, C, T]. The GPU fast path
         turns it on. The convs cache their 4-D weights (checked per call in eager mode; a CUDA
-        graph replays the cache, see weights_version).
+        graph replays the cache, see jbdiff.accel.weights_version).
         """
         self.channels_last = bool(on)
         return self
-
-    def weights_version(self) -> int:
-        """Changes whenever a parameter is modified in place: a captured CUDA graph of the
-        channels-last layout replays cached 4-D weights, so its owner re-captures on a change."""
-        return weights_version(self)
 
     @property
     def length_multiple(self) -> int:
