@@ -7,9 +7,11 @@ CPU:  python bench/dance.py --device cpu --length 24576 --batch 1 --iters 2 --wa
 Modes: eager (always; GroupNorm "auto": flat reduction on GPU, torch's kernel on CPU);
 eager-cl / graph-cl (--channels-last: the [B, C, 1, T] channels-last layout the fast path uses);
 flat-gn / torch-gn (eager with one GroupNorm kernel forced, to see what the flat one saves);
-compile (jbdiff.accel.compiled: inductor, frozen weights); graph (CUDA graph replay via
+compile (jbdiff.accel.compiled: inductor); graph (CUDA graph replay via
 jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
-pipeline runs with PipelineOptions.compile). --modes keeps only the named modes. Weights are
+pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
+cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
+--gn-stats formulation of the GroupNorm statistics. --modes keeps only the named modes. Weights are
 random unless --weights points at a checkpoint (timing does not depend on values). Prints one
 table row per (mode, dtype, batch), with the first call's seconds (compile time) for compiled modes.
 """
@@ -60,6 +62,12 @@ def parse_args() -> argparse.Namespace:
         "--profile", action="store_true", help="print top ops of one forward per eager or compiled mode and dtype (first batch)"
     )
     p.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN pick conv algorithms by timing")
+    p.add_argument("--gn-stats", default=None,
+                   help="comma-separated GroupNorm statistics formulations (blocks.STATS_IMPLS): adds "
+                        "compile-cl-taps-<impl>+graph modes")
+    p.add_argument("--taps", action="store_true",
+                   help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
+                        "pointwise taps (DanceUNet.set_resample_impl)")
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     return p.parse_args()
@@ -103,7 +111,7 @@ def profile_forward(call: Callable[[], torch.Tensor], device: torch.device, titl
         sync(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(f"--- profile: {title} ---")
-    print(prof.key_averages().table(sort_by=key, row_limit=12))
+    print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=90))
 
 
 def main() -> int:
@@ -146,6 +154,17 @@ def main() -> int:
             modes.append(("compile+graph", lambda dt: (GraphedCall(compile_of(base, dt)), None)))
             if cl is not None:
                 modes.append(("compile-cl+graph", lambda dt: (GraphedCall(compile_of(cl, dt)), None)))
+            if cl is not None and args.taps:
+                taps = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
+                taps.load_state_dict(base.state_dict())
+                taps.set_channels_last(True).set_resample_impl("taps")
+                modes.append(("compile-cl-taps+graph", lambda dt: (GraphedCall(compile_of(taps, dt)), None)))
+            for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
+                variant = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
+                variant.load_state_dict(base.state_dict())
+                variant.set_channels_last(True).set_resample_impl("taps").set_groupnorm_stats(stats.strip())
+                modes.append((f"compile-cl-taps-{stats.strip()}+graph",
+                              lambda dt, m=variant: (GraphedCall(compile_of(m, dt)), None)))
     if args.modes:
         keep = {m.strip() for m in args.modes.split(",")}
         modes = [m for m in modes if m[0] in keep]

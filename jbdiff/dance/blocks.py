@@ -24,23 +24,59 @@ CUBIC_TAPS = (
 GROUPNORM_IMPLS = ("auto", "flat", "torch")
 
 
+STATS_IMPLS = ("dims", "flat", "sums", "twopass")
+
+
+def _sample_rows(x: torch.Tensor) -> torch.Tensor:
+    """[B, ...] -> [B, N] over each sample's values, a view for contiguous and channels-last 4-D memory."""
+    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        x = x.permute(0, 2, 3, 1)   # channels-last memory: this order is contiguous
+    return x.reshape(x.shape[0], -1)
+
+
+def group_norm1_stats(x: torch.Tensor, eps: float, impl: str = "flat") -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample mean and 1 / sqrt(var + eps) over all but the batch dim, both fp32 [B].
+
+    impl picks the formulation (the same numbers within fp32 rounding); they compile to different
+    reduction kernels, which bench/groupnorm.py times: "dims" reduces the 4-D shape, "flat" one
+    contiguous row per sample, "sums" sum and sum of squares in one pass, "twopass" the mean and
+    then the squared deviations.
+    """
+    if impl == "dims":
+        var, mean = torch.var_mean(x, dim=tuple(range(1, x.ndim)), correction=0)
+        var, mean = var.float(), mean.float()
+    elif impl == "flat":
+        var, mean = torch.var_mean(_sample_rows(x).float(), dim=1, correction=0)
+    elif impl == "sums":
+        rows = _sample_rows(x).float()
+        mean = rows.mean(1)
+        var = (rows.square().mean(1) - mean.square()).clamp_min(0)
+    elif impl == "twopass":
+        rows = _sample_rows(x).float()
+        mean = rows.mean(1)
+        var = (rows - mean[:, None]).square().mean(1)
+    else:
+        raise ValueError(f"stats impl must be one of {STATS_IMPLS}, got {impl!r}")
+    return mean, torch.rsqrt(var + eps)
+
+
 def flat_group_norm1(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, stats: str = "flat"
 ) -> torch.Tensor:
-    """GroupNorm with one group as a flat var_mean over all but the batch dim plus one fused scale-and-shift.
+    """GroupNorm with one group as a flat reduction over all but the batch dim plus one fused scale-and-shift.
 
     torch's CUDA group_norm reduces each (sample, group) row inside one thread block, which for
-    one group over 128 x 65,536 values leaves the GPU idle; var_mean over the whole row uses
+    one group over 128 x 65,536 values leaves the GPU idle; a reduction over the whole row uses
     torch's multi-block reduction instead, on any memory layout (also the 4-D channels-last one
     of DanceUNet's fast layout). The reduction accumulates in fp32 whatever the input dtype; mean
     and affine fold into one per-(sample, channel) scale and shift applied in the input dtype, so
     an fp32 input gets fp32 arithmetic throughout and a bf16 input costs one read and one write.
+    ``stats`` picks how the statistics are formulated (see group_norm1_stats).
     """
-    dims = tuple(range(1, x.ndim))
-    var, mean = torch.var_mean(x, dim=dims, correction=0)
+    mean, rstd = group_norm1_stats(x, eps, stats)
     bcast = (x.shape[0], x.shape[1]) + (1,) * (x.ndim - 2)
-    scale = weight.float()[None, :] * torch.rsqrt(var.float() + eps)[:, None]
-    shift = bias.float()[None, :] - mean.float()[:, None] * scale
+    scale = weight.float()[None, :] * rstd[:, None]
+    shift = bias.float()[None, :] - mean[:, None] * scale
     return torch.addcmul(shift.to(x.dtype).view(bcast), x, scale.to(x.dtype).view(bcast))
 
 
@@ -49,25 +85,29 @@ class GroupNorm1(nn.Module):
 
     impl "auto" uses flat_group_norm1 off CPU (the GPU fix) and torch's kernel on CPU, where
     torch's group_norm is fast and its var_mean is not; "flat" and "torch" force one of them.
+    ``stats`` is flat_group_norm1's formulation of the statistics.
     """
 
-    def __init__(self, num_channels: int, eps: float = 1e-5, impl: str = "auto") -> None:
+    def __init__(self, num_channels: int, eps: float = 1e-5, impl: str = "auto", stats: str = "flat") -> None:
         super().__init__()
         if impl not in GROUPNORM_IMPLS:
             raise ValueError(f"impl must be one of {GROUPNORM_IMPLS}, got {impl!r}")
+        if stats not in STATS_IMPLS:
+            raise ValueError(f"stats must be one of {STATS_IMPLS}, got {stats!r}")
         self.num_channels = num_channels
         self.eps = eps
         self.impl = impl
+        self.stats = stats
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.impl == "flat" or (self.impl == "auto" and x.device.type != "cpu"):
-            return flat_group_norm1(x, self.weight, self.bias, self.eps)
+            return flat_group_norm1(x, self.weight, self.bias, self.eps, self.stats)
         return F.group_norm(x, 1, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_channels}, eps={self.eps}, impl={self.impl}"
+        return f"{self.num_channels}, eps={self.eps}, impl={self.impl}, stats={self.stats}"
 
 
 class Conv1d(nn.Conv1d):
@@ -82,7 +122,7 @@ class Conv1d(nn.Conv1d):
 
     def weight_4d(self, dtype: torch.dtype) -> torch.Tensor:
         w = self.weight
-        # Under torch.compile the cast is traced instead (frozen weights fold it to a constant).
+        # Under torch.compile the cast is traced instead (inductor runs it as one small kernel per call).
         if torch.compiler.is_compiling() or (torch.is_grad_enabled() and w.requires_grad):
             return w.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last)
         key = (w._version, w.data_ptr(), w.device, dtype)
@@ -171,18 +211,67 @@ class SelfAttention1d(nn.Module):
         return x + (y.unsqueeze(2) if x.ndim == 4 else y)
 
 
+RESAMPLE_IMPLS = ("conv", "taps")
+
+
+def downsample_taps(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Cubic halving as a weighted sum of strided slices of the reflect-padded input (fp32 sums).
+
+    The same sums as Downsample1d's depthwise strided conv, written as pointwise arithmetic so
+    that torch.compile fuses padding, filter and the following ops into one memory pass instead
+    of calling cuDNN's depthwise kernel; eager, it is slower than the conv.
+    """
+    taps = kernel.shape[0]
+    pad = taps // 2 - 1
+    xp = reflect_pad_time(x, pad)
+    n = (xp.shape[-1] - taps) // 2 + 1
+    acc = torch.promote_types(x.dtype, torch.float32)
+    w = kernel.to(acc)
+    out = sum(xp[..., k:k + 2 * n - 1:2].to(acc) * w[k] for k in range(taps))
+    return out.to(x.dtype)
+
+
+def upsample_taps(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Cubic doubling as two weighted sums of shifted slices (even and odd outputs), interleaved.
+
+    The same sums as Upsample1d's depthwise transposed conv (stride 2, padding 2 * pad + 1 after
+    a reflect pad of (pad + 1) // 2), in pointwise form for torch.compile to fuse.
+    """
+    taps = kernel.shape[0]
+    pad = taps // 2 - 1
+    crop = 2 * pad + 1
+    xp = reflect_pad_time(x, (pad + 1) // 2)
+    n = (xp.shape[-1] - 1) * 2 - 2 * crop + taps   # the transposed conv's output length
+    half = n // 2
+    acc = torch.promote_types(x.dtype, torch.float32)
+    w = kernel.to(acc)
+    phases = []
+    for r in (0, 1):
+        # Output j = 2m + r gathers input i = m + (r + crop - k) / 2 for the taps k of matching parity.
+        terms = [(k, (r + crop - k) // 2) for k in range(taps) if (r + crop - k) % 2 == 0]
+        phases.append(sum(xp[..., o:o + half].to(acc) * w[k] for k, o in terms))
+    out = torch.stack(phases, dim=-1).flatten(-2).to(x.dtype)
+    if x.ndim == 4:
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
+
+
 class Downsample1d(nn.Module):
     """Halves the length with the cubic filter, reflect-padded, as a depthwise strided conv.
 
     The reference builds a dense [C, C, 8] diagonal weight each call (C times the FLOPs);
-    a grouped conv with the same taps computes the same sums.
+    a grouped conv with the same taps computes the same sums. impl "taps" computes them as
+    pointwise arithmetic instead (see downsample_taps), for compiled graphs.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("kernel", torch.tensor(CUBIC_TAPS))
+        self.impl = "conv"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "taps":
+            return downsample_taps(x, self.kernel)
         channels = x.shape[1]
         pad = self.kernel.shape[0] // 2 - 1
         x = reflect_pad_time(x, pad)
@@ -193,13 +282,19 @@ class Downsample1d(nn.Module):
 
 
 class Upsample1d(nn.Module):
-    """Doubles the length with the cubic filter (taps x2), reflect-padded, as a depthwise transposed conv."""
+    """Doubles the length with the cubic filter (taps x2), reflect-padded, as a depthwise transposed conv.
+
+    impl "taps" computes the same sums as pointwise arithmetic (see upsample_taps).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("kernel", torch.tensor(CUBIC_TAPS) * 2)
+        self.impl = "conv"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "taps":
+            return upsample_taps(x, self.kernel)
         channels = x.shape[1]
         pad = self.kernel.shape[0] // 2 - 1
         x = reflect_pad_time(x, (pad + 1) // 2)

@@ -11,6 +11,8 @@ from jbdiff.errors import ConfigError, JbdiffError
 
 from .blocks import (
     GROUPNORM_IMPLS,
+    RESAMPLE_IMPLS,
+    STATS_IMPLS,
     Downsample1d,
     FourierFeatures,
     GroupNorm1,
@@ -178,14 +180,26 @@ class DanceUNet(nn.Module):
             ResConvBlock(c, c, shape.io_channels, is_last=True),
         )
 
+    def _set_everywhere(self, kinds: tuple[type, ...], attr: str, value: str, allowed: tuple[str, ...],
+                        what: str) -> DanceUNet:
+        if value not in allowed:
+            raise ConfigError(f"{what} must be one of {allowed}, got {value!r}")
+        for module in self.modules():
+            if isinstance(module, kinds):
+                setattr(module, attr, value)
+        return self
+
     def set_groupnorm_impl(self, impl: str) -> DanceUNet:
         """Choose the GroupNorm kernel ("auto", "flat", "torch") everywhere, e.g. to compare them."""
-        if impl not in GROUPNORM_IMPLS:
-            raise ConfigError(f"groupnorm impl must be one of {GROUPNORM_IMPLS}, got {impl!r}")
-        for module in self.modules():
-            if isinstance(module, GroupNorm1):
-                module.impl = impl
-        return self
+        return self._set_everywhere((GroupNorm1,), "impl", impl, GROUPNORM_IMPLS, "groupnorm impl")
+
+    def set_groupnorm_stats(self, impl: str) -> DanceUNet:
+        """Choose how the flat GroupNorm formulates its statistics (blocks.group_norm1_stats) everywhere."""
+        return self._set_everywhere((GroupNorm1,), "stats", impl, STATS_IMPLS, "groupnorm stats")
+
+    def set_resample_impl(self, impl: str) -> DanceUNet:
+        """Choose how the cubic resampling runs: "conv" (cuDNN depthwise) or "taps" (pointwise, for compiled graphs)."""
+        return self._set_everywhere((Downsample1d, Upsample1d), "impl", impl, RESAMPLE_IMPLS, "resample impl")
 
     def set_channels_last(self, on: bool = True) -> DanceUNet:
         """Run inside on [B, C, 1, T] channels-last tensors (cuDNN's NHWC convs, no per-conv transposes).
