@@ -6,8 +6,9 @@ values) through levels 2, 1, 0 and Dance Diffusion at the seed's default steps, 
   plain   fp32, eager (the debugging path)
   graphs  fp32 + CUDA-graph replay (the "cheap fixes" baseline)
   fast    bf16 + CUDA-graph replay + channels-last stereo stage (the default on CUDA)
-  fast-compile / fast-max   fast + torch.compile (inductor, frozen weights; max-autotune kernels)
+  fast-compile / fast-max   fast + torch.compile (inductor; max-autotune kernels) + fused resampling taps
   fast-ncl / fast-compile-ncl   the same with the stereo stage in the default [B, C, T] layout
+  fast-compile-conv   fast-compile with cuDNN's depthwise resampling instead of the fused taps
 
 and reports how far each mode's audio is from the plain path's for the same seeds.
 
@@ -39,6 +40,7 @@ MODES = {
     "fast": dict(bf16=True, cuda_graphs=True, channels_last=True),
     "fast-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False),   # the fast path before channels-last
     "fast-compile": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default"),
+    "fast-compile-conv": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_resample="conv"),
     "fast-max": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="max-autotune"),
     "fast-compile-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False, compile="default"),
 }

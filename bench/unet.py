@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compile-mode",
         default="default",
         choices=["default", "max-autotune"],
-        help="jbdiff.accel.compiled mode (inductor with frozen weights; what the pipeline runs)",
+        help="jbdiff.accel.compiled mode (inductor; what the pipeline runs)",
     )
     ap.add_argument(
         "--cuda-graph",

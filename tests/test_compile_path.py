@@ -4,6 +4,7 @@ without code generation), so CI checks the same graphs the GPU compiles."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -23,28 +24,36 @@ def fresh_dynamo():
     torch._dynamo.reset()
 
 
-def test_compiled_pipeline_renders_what_the_plain_path_renders() -> None:
+@pytest.mark.parametrize("dd_resample", ["conv", "auto"])
+def test_compiled_pipeline_renders_what_the_plain_path_renders(dd_resample: str) -> None:
     pipe = Pipeline.tiny("cpu", seed=0)
     req = GenerationRequest(seconds_length=1.0, noise_seed=1, dd_noise_seed=2,
                             num_steps={2: 2, 1: 2, 0: 1, "dd": 2})
     plain = pipe.generate(req)
-    pipe.options = dataclasses.replace(pipe.options, compile="default", compile_backend="aot_eager")
+    pipe.options = dataclasses.replace(pipe.options, compile="default", compile_backend="aot_eager",
+                                       dd_resample=dd_resample)
     fast = pipe.generate(req)
     assert fast.metadata["fast_path"]["compile"] == "default"
+    assert fast.metadata["fast_path"]["dd_taps"] is (dd_resample == "auto")   # auto: taps when compiled
     assert np.allclose(plain.audio, fast.audio, atol=1e-5)
     for level, audio in plain.level_audio.items():
         assert np.allclose(audio, fast.level_audio[level], atol=1e-5)
 
 
-def test_compiled_channels_last_dance_matches_eager() -> None:
+@pytest.mark.parametrize("resample", ["conv", "taps"])
+def test_compiled_channels_last_dance_matches_eager(resample: str) -> None:
     torch.manual_seed(0)
     model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True)
     x, t = torch.randn(2, 2, 128), torch.rand(2)
+    with torch.inference_mode():
+        reference = model(x, t)
+    model.set_resample_impl(resample)
     fn = compiled(lambda a, b: model(a, b), backend="aot_eager")
     with torch.inference_mode():
         expected = model(x, t)
         got = fn(x, t)
     assert torch.allclose(expected, got, atol=1e-6)
+    assert torch.allclose(reference, got, atol=1e-5)
 
 
 def test_compiled_calls_are_rebuilt_when_weights_change_in_place() -> None:
@@ -73,8 +82,17 @@ def test_options_reject_unknown_compile_modes_and_empty_batches() -> None:
 def test_cuda_default_reads_jbdiff_compile(monkeypatch) -> None:
     cuda = torch.device("cuda")
     assert PipelineOptions.for_device(cuda).compile == "off"
+    assert not PipelineOptions.for_device(cuda).dd_taps   # pointwise resampling only pays compiled
     monkeypatch.setenv("JBDIFF_COMPILE", "max-autotune")
     assert PipelineOptions.for_device(cuda).compile == "max-autotune"
+    assert PipelineOptions.for_device(cuda).dd_taps
+    assert not PipelineOptions.for_device(cuda).plain().dd_taps
+    # `jbdiff sample --compile` and the server's `compile:` key replace only the mode: taps follow.
+    assert dataclasses.replace(PipelineOptions(), compile="default").dd_taps
+    assert not PipelineOptions(dd_resample="conv", compile="default").dd_taps
+    assert PipelineOptions(dd_resample="taps").dd_taps
+    with pytest.raises(ConfigError, match="dd_resample: 'fft'"):
+        PipelineOptions(dd_resample="fft").validate()
     assert PipelineOptions.for_device(torch.device("cpu")).compile == "off"
     monkeypatch.setenv("JBDIFF_PLAIN", "1")
     assert not PipelineOptions.for_device(cuda).fast
@@ -153,3 +171,42 @@ def test_server_compile_applies_only_to_the_cuda_fast_path() -> None:
     assert with_compile(plain, "max-autotune").options.compile == "off"
     env_on = SimpleNamespace(options=PipelineOptions(bf16=True, compile="default"), device=torch.device("cuda"))
     assert with_compile(env_on, "off").options.compile == "default"   # config off leaves JBDIFF_COMPILE's choice
+
+
+def test_inductor_compile_reads_the_weights_on_every_call() -> None:
+    """Weights are graph inputs, not frozen constants (freezing doubled the GPU compile time; see
+    accel.compiled): an in-place update is seen by the same compiled call."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU()).eval().requires_grad_(False)
+    call = compiled(lambda x: net(x))
+    x = torch.randn(4, 8)
+    with torch.inference_mode():
+        before = call(x)
+        with torch.no_grad():
+            net[0].weight.mul_(2.0)
+        after = call(x)
+    assert not torch.allclose(after, before)
+    with torch.inference_mode():
+        assert torch.allclose(after, net(x), atol=1e-6)
+
+
+def test_each_compiled_call_starts_with_static_shapes() -> None:
+    """Two networks through one shared wrapper (as the pipeline's autocast call): the second must
+    not inherit the first one's shape history and compile with symbolic shapes."""
+    seen: list[bool] = []
+
+    def backend(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        symbolic = any(isinstance(d, torch.SymInt) for t in example_inputs if isinstance(t, torch.Tensor)
+                       for d in t.shape)
+        seen.append(symbolic)
+        return gm.forward
+
+    nets = [torch.nn.Linear(8, 4).eval() for _ in range(3)]
+    calls = [compiled(lambda x, n=n: n(x), backend=backend) for n in nets]   # one code object
+    with torch.inference_mode():
+        calls[0](torch.randn(3, 8))
+        calls[1](torch.randn(5, 8))
+        calls[2](torch.randn(7, 8))
+        calls[0](torch.randn(6, 8))   # the first net's own second shape may turn dynamic
+    assert seen[:3] == [False, False, False]
+    assert len(seen) == 4
