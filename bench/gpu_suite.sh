@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -23,7 +23,7 @@ case "${1:-nets}" in
         | sed "s/^/dd-batch $b: /" | tee -a "$out/ddbatch.txt"
     done
     ;;
-  compile)  # issue 15: torch.compile (inductor, frozen weights) of both nets; needs 2 GPUs (nvidia-h100-x2)
+  compile)  # issue 15: torch.compile (inductor) of both nets; needs 2 GPUs (nvidia-h100-x2)
     ( CUDA_VISIBLE_DEVICES=0 timeout 230 python3 bench/unet.py --cuda-graph --compile --no-eager --dtype bf16 \
         --batch 1 16 --no-flops > "$out/unet_compile.txt" 2>&1
       CUDA_VISIBLE_DEVICES=0 timeout 330 python3 bench/generate.py --modes fast,fast-compile --repeat-fast \
@@ -49,6 +49,33 @@ case "${1:-nets}" in
       --batch 21 --modes compile-cl+graph,compile+graph 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_next.txt"
     timeout 190 python3 bench/dance.py --cuda-graph --channels-last --compile --dtype bf16 \
       --batch 1 --modes compile-cl+graph --profile 2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/dance_next.txt"
+    ;;
+  dance-taps)  # issue 15: compiled stereo stage at the pipeline's batch (21 windows), cuDNN's depthwise
+    # resampling against pointwise taps that inductor fuses, with a kernel profile of each; then cudnn.benchmark.
+    timeout 440 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --dtype bf16 --batch 21 \
+      --modes compile-cl+graph,compile-cl-taps+graph --iters 10 --profile 2>&1 | grep -v "W[0-9]\{4\} " \
+      | tee "$out/dance_taps.txt"
+    timeout 130 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --dtype bf16 --batch 21 \
+      --modes compile-cl-taps+graph --iters 10 --cudnn-benchmark 2>&1 | grep -v "W[0-9]\{4\} " \
+      | tee -a "$out/dance_taps.txt"
+    ;;
+  gn-stats)  # issue 15: the compiled GroupNorm statistics (40 % of the compiled stereo stage's GPU time)
+    timeout 220 python3 bench/groupnorm.py 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/groupnorm.txt"
+    timeout 350 python3 bench/dance.py --cuda-graph --channels-last --compile --dtype bf16 --batch 21 \
+      --gn-stats "${GN_STATS:-flat,sums}" --modes "${GN_MODES:-compile-cl-taps-flat+graph,compile-cl-taps-sums+graph}" \
+      --iters 10 2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/groupnorm.txt"
+    ;;
+  fast-cold)  # issue 15: the compiled fast path's first request and warm runs (fills inductor's cache
+    # on this machine for "final"); TORCH_LOGS=recompiles names any recompile.
+    TORCH_LOGS=recompiles timeout 575 python3 bench/generate.py --modes fast-compile --repeat-fast --dd-batch 24 \
+      --out "$out/generate_fast.json" 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/generate_fast.txt"
+    ;;
+  fast-b1)  # issue 15: the compiled fast path cold and warm (fills inductor's cache for "final"), then
+    # Dance Diffusion's batch-1 call compiled with its profile (the 5 ms target).
+    timeout 470 python3 bench/generate.py --modes fast-compile --repeat-fast --dd-batch 24 \
+      --out "$out/generate_fast.json" 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/generate_fast.txt"
+    timeout 120 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --dtype bf16 --batch 1 \
+      --modes compile-cl-taps+graph --iters 20 --profile 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_b1.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the
