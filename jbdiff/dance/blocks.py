@@ -46,7 +46,12 @@ def group_norm1_stats(x: torch.Tensor, eps: float, impl: str = "flat") -> tuple[
         var, mean = torch.var_mean(x, dim=tuple(range(1, x.ndim)), correction=0)
         var, mean = var.float(), mean.float()
     elif impl == "flat":
-        var, mean = torch.var_mean(_sample_rows(x).float(), dim=1, correction=0)
+        rows = _sample_rows(x)
+        # Compiled, the upcast fuses into the reduction's loads; eager it would copy the whole
+        # activation to fp32, so there torch's reduction accumulates in fp32 and returns x's dtype.
+        rows = rows.float() if torch.compiler.is_compiling() else rows
+        var, mean = torch.var_mean(rows, dim=1, correction=0)
+        var, mean = var.float(), mean.float()
     elif impl == "sums":
         rows = _sample_rows(x).float()
         mean = rows.mean(1)
