@@ -11,7 +11,7 @@ compile (jbdiff.accel.compiled: inductor); graph (CUDA graph replay via
 jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
---gn-stats formulation of the GroupNorm statistics. --modes keeps only the named modes. Weights are
+--gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights. --modes keeps only the named modes. Weights are
 random unless --weights points at a checkpoint (timing does not depend on values). Prints one
 table row per (mode, dtype, batch), with the first call's seconds (compile time) for compiled modes.
 """
@@ -65,6 +65,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--gn-stats", default=None,
                    help="comma-separated GroupNorm statistics formulations (blocks.STATS_IMPLS): adds "
                         "compile-cl-taps-<impl>+graph modes")
+    p.add_argument("--fast-weights", action="store_true",
+                   help="also time compile-cl-taps-fw+graph: compile-cl-taps+graph reading bf16 weight buffers "
+                        "(DanceUNet.set_fast_weights) instead of casting the weights every call")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
@@ -159,6 +162,12 @@ def main() -> int:
                 taps.load_state_dict(base.state_dict())
                 taps.set_channels_last(True).set_resample_impl("taps")
                 modes.append(("compile-cl-taps+graph", lambda dt: (GraphedCall(compile_of(taps, dt)), None)))
+            if cl is not None and args.fast_weights:
+                fw = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
+                fw.load_state_dict(base.state_dict())
+                fw.set_channels_last(True).set_resample_impl("taps")
+                modes.append(("compile-cl-taps-fw+graph",
+                              lambda dt, m=fw: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
                 variant = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
                 variant.load_state_dict(base.state_dict())

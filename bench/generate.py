@@ -9,6 +9,7 @@ values) through levels 2, 1, 0 and Dance Diffusion at the seed's default steps, 
   fast-compile / fast-max   fast + torch.compile (inductor; max-autotune kernels) + fused resampling taps
   fast-ncl / fast-compile-ncl   the same with the stereo stage in the default [B, C, T] layout
   fast-compile-conv   fast-compile with cuDNN's depthwise resampling instead of the fused taps
+  fast-compile-fw     fast-compile with the stereo stage's bf16 weights kept as buffers (no casts per call)
 
 and reports how far each mode's audio is from the plain path's for the same seeds.
 
@@ -40,6 +41,7 @@ MODES = {
     "fast": dict(bf16=True, cuda_graphs=True, channels_last=True),
     "fast-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False),   # the fast path before channels-last
     "fast-compile": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default"),
+    "fast-compile-fw": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_fast_weights=True),
     "fast-compile-conv": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_resample="conv"),
     "fast-max": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="max-autotune"),
     "fast-compile-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False, compile="default"),

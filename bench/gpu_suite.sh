@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -77,10 +77,18 @@ case "${1:-nets}" in
     timeout 120 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --dtype bf16 --batch 1 \
       --modes compile-cl-taps+graph --iters 20 --profile 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_b1.txt"
     ;;
+  fast-weights)  # issue 15, next: Dance Diffusion reading bf16 weight buffers instead of casting its
+    # weights every call (0.65 ms of the 5.9 ms GPU time at batch 1); batch 1 both ways, then batch 21.
+    timeout 260 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --modes compile-cl-taps+graph,compile-cl-taps-fw+graph --iters 50 2>&1 | grep -v "W[0-9]\{4\} " \
+      | tee "$out/fast_weights.txt"
+    timeout 200 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 21 --modes compile-cl-taps-fw+graph --iters 10 2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/fast_weights.txt"
+    ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the
     # cold compile short enough for one device call.
-    timeout 580 python3 bench/generate.py --modes plain,graphs,fast-compile --repeat-fast --dd-batch 24 \
+    timeout 580 python3 bench/generate.py --modes "${MODES:-plain,graphs,fast-compile}" --repeat-fast --dd-batch 24 \
       --out "$out/generate_final.json" 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/generate_final.txt"
     ;;
   final-x2)  # issue 15: the one-run table on GPU 0; on GPU 1 the compiled stereo stage in the default

@@ -74,6 +74,7 @@ class PipelineOptions:
     compile: str = "off"          # torch.compile the networks: off | default | max-autotune (see accel.compiled)
     compile_backend: str = "inductor"  # tests trace with "aot_eager" (no code generation)
     dd_resample: str = "auto"     # stereo stage's cubic resampling: conv | taps | auto (taps when compiled)
+    dd_fast_weights: bool = False  # stereo stage's bf16 weights kept as buffers (channels-last bf16; not yet timed)
     level_batch: int = 128        # windows per level U-Net call (each doubled for guidance)
     dd_batch: int = 8             # stereo-stage windows per call
     dd_window: int = 65536        # longest stereo-stage window in samples (its training length)
@@ -94,7 +95,7 @@ class PipelineOptions:
     def plain(self) -> PipelineOptions:
         """The same batching without any speed-up: fp32, eager, uncompiled, default layouts (for debugging)."""
         return dataclasses.replace(self, bf16=False, cuda_graphs=False, channels_last=False, compile="off",
-                                   dd_resample="auto")
+                                   dd_resample="auto", dd_fast_weights=False)
 
     def validate(self) -> PipelineOptions:
         """Raise ConfigError naming a field outside its allowed values."""
@@ -111,7 +112,7 @@ class PipelineOptions:
     @property
     def fast(self) -> bool:
         """Whether any speed-up is on (recorded in generation.json)."""
-        return self.bf16 or self.cuda_graphs or self.channels_last or self.compile != "off" or self.dd_taps
+        return self.bf16 or self.cuda_graphs or self.channels_last or self.compile != "off" or self.dd_taps or self.dd_fast_weights
 
     @property
     def dd_taps(self) -> bool:
@@ -489,7 +490,11 @@ class _Run:
         batches = balanced_batches(chunks.shape[0], self.opts.dd_batch)
         channels_last = self.opts.channels_last and self.device.type == "cuda"
         model.set_channels_last(channels_last).set_resample_impl("taps" if self.opts.dd_taps else "conv")
-        key = ("channels_last" if channels_last else "default") + ("+taps" if self.opts.dd_taps else "")
+        # bf16 weight buffers, refreshed in place from the parameters on every request.
+        fast_weights = self.opts.dd_fast_weights and channels_last and self.opts.bf16
+        model.set_fast_weights(torch.bfloat16 if fast_weights else None)
+        key = ("channels_last" if channels_last else "default") + ("+taps" if self.opts.dd_taps else "") \
+            + ("+fw" if fast_weights else "")
         net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model)
         outs = []
         for bi, rows in enumerate(batches):
@@ -518,6 +523,7 @@ class _Run:
                           "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda",
                           "channels_last": self.opts.channels_last and self.device.type == "cuda",
                           "dd_taps": self.opts.dd_taps,
+                          "dd_fast_weights": self.opts.dd_fast_weights and self.device.type == "cuda",
                           "compile": self.opts.compile},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),

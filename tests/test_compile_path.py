@@ -93,6 +93,7 @@ def test_cuda_default_reads_jbdiff_compile(monkeypatch) -> None:
     assert PipelineOptions(dd_resample="taps").dd_taps
     with pytest.raises(ConfigError, match="dd_resample: 'fft'"):
         PipelineOptions(dd_resample="fft").validate()
+    assert not PipelineOptions(dd_fast_weights=True).plain().dd_fast_weights
     assert PipelineOptions.for_device(torch.device("cpu")).compile == "off"
     monkeypatch.setenv("JBDIFF_PLAIN", "1")
     assert not PipelineOptions.for_device(cuda).fast
@@ -210,3 +211,31 @@ def test_each_compiled_call_starts_with_static_shapes() -> None:
         calls[0](torch.randn(6, 8))   # the first net's own second shape may turn dynamic
     assert seen[:3] == [False, False, False]
     assert len(seen) == 4
+
+
+def test_fast_weights_take_the_weight_casts_out_of_the_compiled_graph() -> None:
+    """Traced, every channels-last conv casts its fp32 weight on every call; with the weights kept
+    as bf16 buffers (DanceUNet.set_fast_weights) the graph reads them as they are."""
+    from jbdiff.accel import autocast_call
+    from jbdiff.dance.blocks import Conv1d
+
+    def casts(fast: bool) -> tuple[int, int]:
+        torch.manual_seed(0)
+        model = DanceUNet.from_shape(TINY_DANCE).eval().requires_grad_(False).set_channels_last(True)
+        if fast:
+            model.set_fast_weights(torch.bfloat16)
+        counts: list[int] = []
+
+        def backend(gm: torch.fx.GraphModule, example_inputs: list) -> Callable:
+            counts.append(sum(1 for n in gm.graph.nodes
+                              if n.op in ("call_method", "call_function") and str(n.target) == "to"))
+            return gm.forward
+
+        call = compiled(autocast_call(lambda a, b: model(a, b), torch.bfloat16), backend=backend)
+        with torch.inference_mode():
+            call(torch.randn(2, 2, 128), torch.rand(2))
+        return counts[0], sum(isinstance(m, Conv1d) for m in model.modules())
+
+    traced, convs = casts(False)
+    buffered, _ = casts(True)
+    assert traced - buffered >= convs

@@ -201,6 +201,45 @@ def test_groupnorm_stats_are_validated() -> None:
         GroupNorm1(4, stats="welford")
 
 
+def test_fast_weights_give_the_autocast_result_bit_for_bit() -> None:
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True)
+    x, t = torch.randn(2, 2, 128), torch.rand(2)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        cast_each_call = model(x, t)
+        model.set_fast_weights(torch.bfloat16)
+        from_buffers = model(x, t)
+    assert torch.equal(cast_each_call, from_buffers)
+    assert not [k for k in model.state_dict() if "fast" in k]   # checkpoints unchanged
+
+
+def test_fast_weights_refresh_in_place_and_never_serve_autograd() -> None:
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True).set_fast_weights(torch.float32)
+    conv = model.net[0].main[0]
+    x, t = torch.randn(1, 2, 64), torch.rand(1)
+    ptr = conv.weight_fast.data_ptr()
+    with torch.no_grad():
+        conv.weight.mul_(1.5)
+    with torch.inference_mode():
+        stale = model(x, t)                  # buffers still hold the old weights
+    model.set_fast_weights(torch.float32)
+    assert conv.weight_fast.data_ptr() == ptr   # refreshed in place: captured graphs stay valid
+    with torch.inference_mode():
+        fresh = model(x, t)
+        model.set_fast_weights(None)
+        params = model(x, t)
+    assert not torch.allclose(stale, fresh) and torch.allclose(fresh, params, atol=1e-6)
+    model.set_fast_weights(torch.float32)   # buffers hold the current weights
+    with torch.no_grad():
+        conv.weight.mul_(2.0)               # and are stale now
+    with_grad = model(x, t)                 # autograd on: the parameters, never the buffers
+    model.set_fast_weights(None)
+    with torch.inference_mode():
+        expected = model(x, t)
+    assert torch.allclose(with_grad, expected, atol=1e-6)
+
+
 def test_resample_impl_is_validated() -> None:
     with pytest.raises(ConfigError, match="resample impl"):
         DanceUNet.from_shape(TINY_DANCE).set_resample_impl("fft")

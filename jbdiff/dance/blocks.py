@@ -115,15 +115,35 @@ class GroupNorm1(nn.Module):
         return f"{self.num_channels}, eps={self.eps}, impl={self.impl}, stats={self.stats}"
 
 
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a layer computes in: autocast's when it is on for x's device, else x's own."""
+    return torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+
+
+def keep_buffer(module: nn.Module, name: str, value: torch.Tensor) -> None:
+    """Store ``value`` as a non-persistent buffer of ``module`` (not in the state_dict), copied into
+    the existing one when shape, dtype, strides and device match, so a CUDA graph captured on it
+    keeps reading the right memory."""
+    old = module._buffers.get(name)
+    if (old is not None and old.shape == value.shape and old.dtype == value.dtype
+            and old.stride() == value.stride() and old.device == value.device):
+        old.copy_(value)
+    else:
+        module.register_buffer(name, value, persistent=False)
+
+
 class Conv1d(nn.Conv1d):
     """nn.Conv1d (same parameters) that also takes DanceUNet's fast layout: [B, C, 1, T] channels-last.
 
     torch turns every conv1d into an NCHW conv2d, so cuDNN transposes to NHWC and back around
     each call; on the 4-D channels-last layout the conv runs as cuDNN's NHWC conv2d directly.
     Outside autograd the 4-D weight (in the autocast dtype) is cached per weight version.
+    ``set_fast`` keeps that weight and the bias as buffers instead, which a compiled graph reads
+    as they are (traced, the cached path casts the fp32 weight again on every call).
     """
 
     _cache: tuple[tuple, torch.Tensor] | None = None
+    fast_weights = False
 
     def weight_4d(self, dtype: torch.dtype) -> torch.Tensor:
         w = self.weight
@@ -135,12 +155,26 @@ class Conv1d(nn.Conv1d):
             self._cache = (key, w.detach().unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last))
         return self._cache[1]
 
+    def set_fast(self, dtype: torch.dtype | None) -> None:
+        """Refresh the 4-D weight and bias buffers in ``dtype`` from the parameters and use them
+        outside autograd (None: back to the parameters; the buffers stay for graphs that hold them)."""
+        if dtype is not None:
+            with torch.no_grad():
+                keep_buffer(self, "weight_fast",
+                            self.weight.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last))
+                if self.bias is not None:
+                    keep_buffer(self, "bias_fast", self.bias.to(dtype))
+        self.fast_weights = dtype is not None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4:
             return super().forward(x)
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
-        bias = None if self.bias is None else self.bias.to(dtype)
-        return F.conv2d(x.to(dtype), self.weight_4d(dtype), bias, (1, self.stride[0]), (0, self.padding[0]),
+        dtype = compute_dtype(x)
+        if self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype:
+            weight, bias = self.weight_fast, (None if self.bias is None else self.bias_fast)
+        else:
+            weight, bias = self.weight_4d(dtype), (None if self.bias is None else self.bias.to(dtype))
+        return F.conv2d(x.to(dtype), weight, bias, (1, self.stride[0]), (0, self.padding[0]),
                         (1, self.dilation[0]), self.groups)
 
     def _apply(self, fn, recurse=True):  # .to()/.cuda() invalidate the cached weight
@@ -192,7 +226,10 @@ class SelfAttention1d(nn.Module):
 
     The 1x1 projections keep sample-generator's Conv1d parameters (shape [out, in, 1]) but are
     applied as linear layers on a [B, T, C] view so q/k/v come out with a contiguous head dim.
+    ``set_fast`` keeps their 2-D weights and biases in the compute dtype as buffers (see Conv1d).
     """
+
+    fast_weights = False
 
     def __init__(self, c_in: int, n_head: int) -> None:
         super().__init__()
@@ -203,16 +240,31 @@ class SelfAttention1d(nn.Module):
         self.qkv_proj = nn.Conv1d(c_in, c_in * 3, 1)
         self.out_proj = nn.Conv1d(c_in, c_in, 1)
 
+    def set_fast(self, dtype: torch.dtype | None) -> None:
+        """Refresh the projections' buffers in ``dtype`` and use them outside autograd (None: stop)."""
+        if dtype is not None:
+            with torch.no_grad():
+                for name, conv in (("qkv", self.qkv_proj), ("out", self.out_proj)):
+                    keep_buffer(self, f"{name}_weight_fast", conv.weight[:, :, 0].to(dtype).contiguous())
+                    keep_buffer(self, f"{name}_bias_fast", conv.bias.to(dtype))
+        self.fast_weights = dtype is not None
+
+    def _project(self, name: str, conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
+        weight = self._buffers.get(f"{name}_weight_fast") if self.fast_weights else None
+        if weight is not None and not torch.is_grad_enabled() and weight.dtype == compute_dtype(h):
+            return F.linear(h.to(weight.dtype), weight, self._buffers[f"{name}_bias_fast"])
+        return F.linear(h, conv.weight[:, :, 0], conv.bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, s = x.shape[0], x.shape[1], x.shape[-1]
         h = self.norm(x)
         h = (h.squeeze(2) if h.ndim == 4 else h).transpose(1, 2)   # [B, T, C]; free on the fast layout
-        qkv = F.linear(h, self.qkv_proj.weight[:, :, 0], self.qkv_proj.bias)
+        qkv = self._project("qkv", self.qkv_proj, h)
         # Channel order of the projection is (q|k|v, head, head_dim), as in the reference.
         q, k, v = qkv.view(n, s, 3, self.n_head, c // self.n_head).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, k, v)
         y = y.transpose(1, 2).reshape(n, s, c)
-        y = F.linear(y, self.out_proj.weight[:, :, 0], self.out_proj.bias).transpose(1, 2)
+        y = self._project("out", self.out_proj, y).transpose(1, 2)
         return x + (y.unsqueeze(2) if x.ndim == 4 else y)
 
 

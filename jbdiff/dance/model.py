@@ -13,6 +13,7 @@ from .blocks import (
     GROUPNORM_IMPLS,
     RESAMPLE_IMPLS,
     STATS_IMPLS,
+    Conv1d,
     Downsample1d,
     FourierFeatures,
     GroupNorm1,
@@ -200,6 +201,16 @@ class DanceUNet(nn.Module):
     def set_resample_impl(self, impl: str) -> DanceUNet:
         """Choose how the cubic resampling runs: "conv" (cuDNN depthwise) or "taps" (pointwise, for compiled graphs)."""
         return self._set_everywhere((Downsample1d, Upsample1d), "impl", impl, RESAMPLE_IMPLS, "resample impl")
+
+    def set_fast_weights(self, dtype: torch.dtype | None) -> DanceUNet:
+        """Keep the convs' and attention projections' weights in ``dtype`` (and the convs' in the
+        fast layout) as non-persistent buffers, refreshed in place from the parameters now, and use
+        them outside autograd; None goes back to the parameters. For compiled calls, which would
+        otherwise cast every weight on every call. Call again after the weights change."""
+        for module in self.modules():
+            if isinstance(module, Conv1d | SelfAttention1d):
+                module.set_fast(dtype)
+        return self
 
     def set_channels_last(self, on: bool = True) -> DanceUNet:
         """Run inside on [B, C, 1, T] channels-last tensors (cuDNN's NHWC convs, no per-conv transposes).
