@@ -11,9 +11,10 @@ compile (jbdiff.accel.compiled: inductor); graph (CUDA graph replay via
 jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
---gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights. --modes keeps only the named modes. Weights are
-random unless --weights points at a checkpoint (timing does not depend on values). Prints one
-table row per (mode, dtype, batch), with the first call's seconds (compile time) for compiled modes.
+--gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights.
+--modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
+(timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
+call's seconds (compile time) for compiled modes.
 """
 
 from __future__ import annotations
@@ -132,12 +133,16 @@ def main() -> int:
         print(f"length {args.length} not accepted; use {base.valid_length(args.length)}")
         return 2
 
+    def copy_of_base() -> DanceUNet:
+        """Another network with base's weights, for a mode that changes how it runs."""
+        model = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
+        model.load_state_dict(base.state_dict())
+        return model
+
     modes: list[tuple[str, Callable]] = [("eager", lambda dt: (base, dt))]
     if args.compare_groupnorm:
         for impl in ("flat", "torch"):
-            variant = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
-            variant.load_state_dict(base.state_dict())
-            variant.set_groupnorm_impl(impl)
+            variant = copy_of_base().set_groupnorm_impl(impl)
             modes.append((f"{impl}-gn", lambda dt, m=variant: (m, dt)))
     def compile_of(model: DanceUNet, dt: torch.dtype | None) -> Callable:
         return compiled(autocast_call(model, dt), args.compile_mode)
@@ -146,8 +151,7 @@ def main() -> int:
         modes.append(("compile", lambda dt: (compile_of(base, dt), None)))
     cl = None
     if args.channels_last:
-        cl = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device).set_channels_last(True)
-        cl.load_state_dict(base.state_dict())
+        cl = copy_of_base().set_channels_last(True)
         modes.append(("eager-cl", lambda dt: (cl, dt)))
     if args.cuda_graph and device.type == "cuda":
         modes.append(("graph", lambda dt: (graphed(base, autocast_dtype=dt), None)))
@@ -158,20 +162,15 @@ def main() -> int:
             if cl is not None:
                 modes.append(("compile-cl+graph", lambda dt: (GraphedCall(compile_of(cl, dt)), None)))
             if cl is not None and args.taps:
-                taps = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
-                taps.load_state_dict(base.state_dict())
-                taps.set_channels_last(True).set_resample_impl("taps")
+                taps = copy_of_base().set_channels_last(True).set_resample_impl("taps")
                 modes.append(("compile-cl-taps+graph", lambda dt: (GraphedCall(compile_of(taps, dt)), None)))
             if cl is not None and args.fast_weights:
-                fw = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
-                fw.load_state_dict(base.state_dict())
-                fw.set_channels_last(True).set_resample_impl("taps")
+                fw = copy_of_base().set_channels_last(True).set_resample_impl("taps")
                 modes.append(("compile-cl-taps-fw+graph",
                               lambda dt, m=fw: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
-                variant = DanceUNet.from_shape(shape).eval().requires_grad_(False).to(device)
-                variant.load_state_dict(base.state_dict())
-                variant.set_channels_last(True).set_resample_impl("taps").set_groupnorm_stats(stats.strip())
+                variant = copy_of_base().set_channels_last(True).set_resample_impl("taps")
+                variant.set_groupnorm_stats(stats.strip())
                 modes.append((f"compile-cl-taps-{stats.strip()}+graph",
                               lambda dt, m=variant: (GraphedCall(compile_of(m, dt)), None)))
     if args.modes:

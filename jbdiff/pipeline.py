@@ -473,6 +473,16 @@ class _Run:
 
     # -- stereo stage
 
+    @property
+    def dd_channels_last(self) -> bool:
+        """The stereo stage runs on the channels-last layout (a CUDA-only speed-up)."""
+        return self.opts.channels_last and self.device.type == "cuda"
+
+    @property
+    def dd_fast_weights(self) -> bool:
+        """The stereo stage reads bf16 weight buffers: asked for, and on the bf16 channels-last path."""
+        return self.opts.dd_fast_weights and self.opts.bf16 and self.dd_channels_last
+
     def dance(self, mono: torch.Tensor) -> torch.Tensor:
         """Mono [T] -> stereo [2, T] through Dance Diffusion in overlapping batched windows."""
         from jbdiff.dance.sampling import dd_refine
@@ -488,13 +498,11 @@ class _Run:
         stream = NoiseStream(self.req.dd_noise_style, (2, win.length), make_generator(self.req.dd_noise_seed))
         steps = self.num_steps("dd")
         batches = balanced_batches(chunks.shape[0], self.opts.dd_batch)
-        channels_last = self.opts.channels_last and self.device.type == "cuda"
+        channels_last = self.dd_channels_last
         model.set_channels_last(channels_last).set_resample_impl("taps" if self.opts.dd_taps else "conv")
         # bf16 weight buffers, refreshed in place from the parameters on every request.
-        fast_weights = self.opts.dd_fast_weights and channels_last and self.opts.bf16
-        model.set_fast_weights(torch.bfloat16 if fast_weights else None)
-        key = ("channels_last" if channels_last else "default") + ("+taps" if self.opts.dd_taps else "") \
-            + ("+fw" if fast_weights else "")
+        model.set_fast_weights(torch.bfloat16 if self.dd_fast_weights else None)
+        key = (channels_last, self.opts.dd_taps, self.dd_fast_weights)
         net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model)
         outs = []
         for bi, rows in enumerate(batches):
@@ -521,9 +529,9 @@ class _Run:
             "device": str(self.device),
             "fast_path": {"bf16": self.opts.bf16 and self.device.type == "cuda",
                           "cuda_graphs": self.opts.cuda_graphs and self.device.type == "cuda",
-                          "channels_last": self.opts.channels_last and self.device.type == "cuda",
+                          "channels_last": self.dd_channels_last,
                           "dd_taps": self.opts.dd_taps,
-                          "dd_fast_weights": self.opts.dd_fast_weights and self.device.type == "cuda",
+                          "dd_fast_weights": self.dd_fast_weights,
                           "compile": self.opts.compile},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),

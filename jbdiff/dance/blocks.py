@@ -145,14 +145,19 @@ class Conv1d(nn.Conv1d):
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
 
+    @staticmethod
+    def _as_4d(w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """[out, in, k] weight -> [out, in, 1, k] channels-last in ``dtype`` (what the NHWC conv reads)."""
+        return w.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last)
+
     def weight_4d(self, dtype: torch.dtype) -> torch.Tensor:
         w = self.weight
         # Under torch.compile the cast is traced instead (inductor runs it as one small kernel per call).
         if torch.compiler.is_compiling() or (torch.is_grad_enabled() and w.requires_grad):
-            return w.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last)
+            return self._as_4d(w, dtype)
         key = (w._version, w.data_ptr(), w.device, dtype)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, w.detach().unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last))
+            self._cache = (key, self._as_4d(w.detach(), dtype))
         return self._cache[1]
 
     def set_fast(self, dtype: torch.dtype | None) -> None:
@@ -160,8 +165,7 @@ class Conv1d(nn.Conv1d):
         outside autograd (None: back to the parameters; the buffers stay for graphs that hold them)."""
         if dtype is not None:
             with torch.no_grad():
-                keep_buffer(self, "weight_fast",
-                            self.weight.unsqueeze(2).to(dtype=dtype, memory_format=torch.channels_last))
+                keep_buffer(self, "weight_fast", self._as_4d(self.weight, dtype))
                 if self.bias is not None:
                     keep_buffer(self, "bias_fast", self.bias.to(dtype))
         self.fast_weights = dtype is not None
