@@ -11,7 +11,8 @@ compile (jbdiff.accel.compiled: inductor); graph (CUDA graph replay via
 jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
---gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights.
+--gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights;
+compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs).
 --modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
 (timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
 call's seconds (compile time) for compiled modes.
@@ -69,9 +70,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--fast-weights", action="store_true",
                    help="also time compile-cl-taps-fw+graph: compile-cl-taps+graph reading bf16 weight buffers "
                         "(DanceUNet.set_fast_weights) instead of casting the weights every call")
+    p.add_argument("--small-gemm", default=None,
+                   help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose convs at levels "
+                        "no longer than N run as one GEMM (DanceUNet.set_small_gemm)")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
+    p.add_argument("--inductor", default="",
+                   help="comma-separated torch._inductor.config settings for the compiled modes, "
+                        "e.g. coordinate_descent_tuning=1")
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     return p.parse_args()
@@ -116,11 +123,52 @@ def profile_forward(call: Callable[[], torch.Tensor], device: torch.device, titl
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(f"--- profile: {title} ---")
     print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=90))
+    if device.type == "cuda":
+        print_kernel_groups(prof)
+
+
+KERNEL_GROUPS = [  # (group, substrings of the kernel name), first match wins
+    ("cast only", ("triton_poi_fused__to_copy_", "direct_copy", "elementwise_kernel")),
+    ("attention", ("flash", "fmha", "attention", "cudnn_sdpa")),
+    ("triton reduction", ("triton_red", "triton_per")),
+    ("triton pointwise", ("triton_poi",)),
+    ("conv", ("conv", "xmma", "implicit", "cudnn", "dgrad", "wgrad", "fprop")),
+    ("gemm", ("gemm", "cutlass", "sm90", "sm80")),
+]
+
+
+def print_kernel_groups(prof) -> None:
+    """Sum device time and count of the profiled kernels per kind: where batch 1's time goes."""
+    from torch.autograd import DeviceType
+
+    totals: dict[str, list[float]] = {}
+    for evt in prof.key_averages():
+        us = evt.self_device_time_total
+        if evt.device_type != DeviceType.CUDA or us <= 0 or evt.count == 0:
+            continue
+        name = evt.key.lower()
+        if name.startswith("triton_poi_fused__to_copy_") and not name.rstrip("0123456789").endswith("copy_"):
+            name = "triton_poi_fused"  # a cast fused with other work is pointwise work, not a cast
+        group = next((g for g, keys in KERNEL_GROUPS if any(k in name for k in keys)), "other")
+        entry = totals.setdefault(group, [0.0, 0])
+        entry[0] += us
+        entry[1] += evt.count
+    print(f"{'kernel group':<18}{'ms':>8}{'kernels':>9}{'us each':>9}")
+    for group, (us, count) in sorted(totals.items(), key=lambda kv: -kv[1][0]):
+        print(f"{group:<18}{us / 1e3:>8.3f}{count:>9}{us / count:>9.1f}")
+    print(f"{'total':<18}{sum(v[0] for v in totals.values()) / 1e3:>8.3f}{sum(v[1] for v in totals.values()):>9}")
 
 
 def main() -> int:
     args = parse_args()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    for setting in filter(None, (kv.strip() for kv in args.inductor.split(","))):
+        import torch._inductor.config as inductor_config
+
+        key, _, value = setting.partition("=")
+        old = getattr(inductor_config, key)  # AttributeError names an unknown setting
+        setattr(inductor_config, key, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
+        print(f"inductor config: {key} = {getattr(inductor_config, key)!r}")
     device = torch.device(args.device)
     shape = DanceShape() if args.shape == "full" else TINY_DANCE
     batches = [int(b) for b in args.batch.split(",")]
@@ -168,6 +216,10 @@ def main() -> int:
                 fw = copy_of_base().set_channels_last(True).set_resample_impl("taps")
                 modes.append(("compile-cl-taps-fw+graph",
                               lambda dt, m=fw: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
+            for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
+                fwg = copy_of_base().set_channels_last(True).set_resample_impl("taps").set_small_gemm(n)
+                modes.append((f"compile-cl-taps-fw-g{n}+graph",
+                              lambda dt, m=fwg: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
                 variant = copy_of_base().set_channels_last(True).set_resample_impl("taps")
                 variant.set_groupnorm_stats(stats.strip())
@@ -186,7 +238,7 @@ def main() -> int:
     )
     profiles: list[tuple[Callable[[], torch.Tensor], str]] = []
     print(
-        f"{'mode':<17}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
+        f"{'mode':<28}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
         f"{'first s':>9}{'peak GiB':>10}"
     )
     for mode, make in modes:
@@ -212,11 +264,11 @@ def main() -> int:
                     first = time.perf_counter() - start
                     ms = time_forward(call, device, args.iters, args.warmup)
                 except Exception as e:  # noqa: BLE001 - report and go on with the next mode
-                    print(f"{mode:<17}{dname:<6}{batch:>6}  failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
+                    print(f"{mode:<28}{dname:<6}{batch:>6}  failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
                     continue
                 peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
                 print(
-                    f"{mode:<17}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
+                    f"{mode:<28}{dname:<6}{batch:>6}{ms:>12.2f}{ms / batch:>11.2f}"
                     f"{1e3 * batch / ms:>11.1f}{first:>9.1f}{peak:>10.2f}", flush=True
                 )
                 if args.profile and (mode.startswith("eager") or mode.startswith("compile")) and batch == batches[0]:

@@ -9,7 +9,9 @@ values) through levels 2, 1, 0 and Dance Diffusion at the seed's default steps, 
   fast-compile / fast-max   fast + torch.compile (inductor; max-autotune kernels) + fused resampling taps
   fast-ncl / fast-compile-ncl   the same with the stereo stage in the default [B, C, T] layout
   fast-compile-conv   fast-compile with cuDNN's depthwise resampling instead of the fused taps
-  fast-compile-fw     fast-compile with the stereo stage's bf16 weights kept as buffers (no casts per call)
+  fast-compile-fw     fast-compile with the stereo stage's bf16 weight buffers asked for explicitly (the
+                      compiled default since session 6; before, fast-compile cast the weights every call)
+  fast-compile-cast   fast-compile with the weights cast on every call instead (the default before session 6)
 
 and reports how far each mode's audio is from the plain path's for the same seeds.
 
@@ -42,6 +44,7 @@ MODES = {
     "fast-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False),   # the fast path before channels-last
     "fast-compile": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default"),
     "fast-compile-fw": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_fast_weights=True),
+    "fast-compile-cast": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_fast_weights=False),
     "fast-compile-conv": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="default", dd_resample="conv"),
     "fast-max": dict(bf16=True, cuda_graphs=True, channels_last=True, compile="max-autotune"),
     "fast-compile-ncl": dict(bf16=True, cuda_graphs=True, channels_last=False, compile="default"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -78,12 +78,27 @@ case "${1:-nets}" in
       --modes compile-cl-taps+graph --iters 20 --profile 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/dance_b1.txt"
     ;;
   fast-weights)  # issue 15, next: Dance Diffusion reading bf16 weight buffers instead of casting its
-    # weights every call (0.65 ms of the 5.9 ms GPU time at batch 1); batch 1 both ways, then batch 21.
-    timeout 260 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
-      --batch 1 --modes compile-cl-taps+graph,compile-cl-taps-fw+graph --iters 50 2>&1 | grep -v "W[0-9]\{4\} " \
-      | tee "$out/fast_weights.txt"
-    timeout 200 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+    # weights every call (0.65 ms of the 5.9 ms GPU time at batch 1); batch 1 both ways with kernel
+    # profiles grouped by kind, batch 1 with inductor's coordinate-descent tuning, then batch 21.
+    timeout 250 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --modes compile-cl-taps+graph,compile-cl-taps-fw+graph --iters 50 --profile 2>&1 \
+      | grep -v "W[0-9]\{4\} " | tee "$out/fast_weights.txt"
+    timeout 170 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --modes compile-cl-taps-fw+graph --iters 50 --inductor coordinate_descent_tuning=1 2>&1 \
+      | grep -v "W[0-9]\{4\} " | tee -a "$out/fast_weights.txt"
+    timeout 150 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
       --batch 21 --modes compile-cl-taps-fw+graph --iters 10 2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/fast_weights.txt"
+    ;;
+  small-gemm)  # issue 15, batch 1 still 5.57 ms with fast weights: the deep levels' convs (84 cuDNN
+    # kernels at 8.5 us) as one GEMM each, up to 256 and 2048 samples, with kernel profiles; then batch 8 and 21.
+    timeout 330 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --small-gemm "${GEMM_LENS:-256,2048}" --iters 50 --profile \
+      --modes "compile-cl-taps-fw+graph,compile-cl-taps-fw-g${GEMM_A:-256}+graph,compile-cl-taps-fw-g${GEMM_B:-2048}+graph" \
+      2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/small_gemm.txt"
+    timeout 240 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 8,21 --small-gemm "${GEMM_A:-256}" --iters 10 --modes "compile-cl-taps-fw-g${GEMM_A:-256}+graph" \
+      2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/small_gemm.txt"
+    grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^total\|^---" "$out/small_gemm.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the

@@ -93,7 +93,14 @@ def test_cuda_default_reads_jbdiff_compile(monkeypatch) -> None:
     assert PipelineOptions(dd_resample="taps").dd_taps
     with pytest.raises(ConfigError, match="dd_resample: 'fft'"):
         PipelineOptions(dd_resample="fft").validate()
-    assert not PipelineOptions(dd_fast_weights=True).plain().dd_fast_weights
+    assert not PipelineOptions(dd_fast_weights=True).plain().dd_weights_as_buffers
+    # bf16 weight buffers by default exactly when compiled; asking either way wins.
+    assert PipelineOptions(compile="default").dd_weights_as_buffers
+    assert not PipelineOptions().dd_weights_as_buffers
+    assert not PipelineOptions(compile="default", dd_fast_weights=False).dd_weights_as_buffers
+    assert PipelineOptions(dd_fast_weights=True).dd_weights_as_buffers
+    with pytest.raises(ConfigError, match="dd_fast_weights"):
+        PipelineOptions(dd_fast_weights="yes").validate()
     assert PipelineOptions.for_device(torch.device("cpu")).compile == "off"
     monkeypatch.setenv("JBDIFF_PLAIN", "1")
     assert not PipelineOptions.for_device(cuda).fast

@@ -351,3 +351,40 @@ def test_weights_version_changes_with_in_place_updates() -> None:
     assert weights_version(model) == v0
     model.load_state_dict(model.state_dict())        # copies in place: a captured graph must re-capture
     assert weights_version(model) != v0
+
+
+@pytest.mark.parametrize("kernel,padding,bias", [(5, 2, True), (1, 0, False)])
+def test_a_short_conv_as_one_gemm_equals_the_conv(kernel: int, padding: int, bias: bool) -> None:
+    from jbdiff.dance.blocks import Conv1d
+
+    torch.manual_seed(0)
+    conv = Conv1d(6, 4, kernel, padding=padding, bias=bias).double()
+    x = to_fast_layout(torch.randn(3, 6, 11, dtype=torch.float64))
+    with torch.no_grad():
+        expected = conv(x)
+        conv.gemm_max_len = 11
+        got = conv(x)
+    assert got.shape == expected.shape == (3, 4, 1, 11)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got, expected, atol=1e-12)
+    assert torch.allclose(from_fast_layout(got), conv.double()._conv_forward(from_fast_layout(x), conv.weight,
+                                                                             conv.bias), atol=1e-12)
+
+
+def test_small_gemm_covers_only_the_short_levels_and_keeps_the_result(monkeypatch) -> None:
+    import jbdiff.dance.blocks as blocks
+
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().double().set_channels_last(True)
+    x, t = torch.randn(2, 2, 2048, dtype=torch.float64), torch.rand(2, dtype=torch.float64)
+    lengths: list[int] = []
+    real = blocks.conv_as_gemm
+    monkeypatch.setattr(blocks, "conv_as_gemm", lambda x, *a: lengths.append(x.shape[-1]) or real(x, *a))
+    with torch.no_grad():
+        expected = model(x, t)
+        assert not lengths
+        got = model.set_small_gemm(256)(x, t)
+    assert lengths and max(lengths) == 256
+    assert torch.allclose(got, expected, atol=1e-10)
+    with pytest.raises(ValueError, match="small-gemm"):
+        model.set_small_gemm(-1)

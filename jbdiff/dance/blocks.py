@@ -144,6 +144,7 @@ class Conv1d(nn.Conv1d):
 
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
+    gemm_max_len = 0   # fast layout: lengths up to this run as one matrix product (see conv_as_gemm)
 
     @staticmethod
     def _as_4d(w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -174,16 +175,39 @@ class Conv1d(nn.Conv1d):
         if x.ndim != 4:
             return super().forward(x)
         dtype = compute_dtype(x)
-        if self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype:
-            weight, bias = self.weight_fast, (None if self.bias is None else self.bias_fast)
-        else:
-            weight, bias = self.weight_4d(dtype), (None if self.bias is None else self.bias.to(dtype))
+        fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
+        bias = None if self.bias is None else (self.bias_fast if fast else self.bias.to(dtype))
+        if x.shape[-1] <= self.gemm_max_len and self.stride[0] == 1 and self.dilation[0] == 1 and self.groups == 1:
+            w4 = self.weight_fast if fast else self.weight_4d(dtype)
+            # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
+            weight = w4.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+            return conv_as_gemm(x.to(dtype), weight, bias, self.kernel_size[0], self.padding[0])
+        weight = self.weight_fast if fast else self.weight_4d(dtype)
         return F.conv2d(x.to(dtype), weight, bias, (1, self.stride[0]), (0, self.padding[0]),
                         (1, self.dilation[0]), self.groups)
 
     def _apply(self, fn, recurse=True):  # .to()/.cuda() invalidate the cached weight
         self._cache = None
         return super()._apply(fn, recurse)
+
+
+def conv_as_gemm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernel: int, padding: int
+) -> torch.Tensor:
+    """A stride-1 conv on the fast layout as one matrix product of the unfolded input and the
+    [out, kernel * in] weight (tap-major, as the 4-D channels-last weight lies), for short lengths.
+
+    At the deep levels (a few hundred steps or fewer, 512 channels) cuDNN's implicit-GEMM tiles
+    leave most of the GPU idle; a plain GEMM of [B * T, C * k] by [C * k, out] is what cuBLAS
+    splits well, and compiled the unfold fuses into the kernel that produces the input.
+    """
+    b, c, _, t = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(b, t, c)          # the memory as it lies: [B, T, C]
+    if padding:
+        rows = F.pad(rows, (0, 0, padding, padding))
+    cols = torch.cat([rows[:, k:k + t] for k in range(kernel)], dim=2).reshape(b * t, kernel * c)
+    y = F.linear(cols, weight, bias)
+    return y.view(b, 1, t, -1).permute(0, 3, 1, 2)           # [B, out, 1, T] channels-last
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
@@ -306,15 +330,18 @@ def upsample_taps(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     half = n // 2
     acc = torch.promote_types(x.dtype, torch.float32)
     w = kernel.to(acc)
+    # On the fast layout work on the [B, 1, T, C] view of its memory, so the interleave of even and
+    # odd outputs writes memory in order (compiled, a channels-first stack wrote it transposed).
+    fast = x.ndim == 4
+    rows = xp.permute(0, 2, 3, 1) if fast else xp
+    tdim = 2 if fast else rows.ndim - 1
     phases = []
     for r in (0, 1):
         # Output j = 2m + r gathers input i = m + (r + crop - k) / 2 for the taps k of matching parity.
         terms = [(k, (r + crop - k) // 2) for k in range(taps) if (r + crop - k) % 2 == 0]
-        phases.append(sum(xp[..., o:o + half].to(acc) * w[k] for k, o in terms))
-    out = torch.stack(phases, dim=-1).flatten(-2).to(x.dtype)
-    if x.ndim == 4:
-        out = out.contiguous(memory_format=torch.channels_last)
-    return out
+        phases.append(sum(rows.narrow(tdim, o, half).to(acc) * w[k] for k, o in terms))
+    out = torch.stack(phases, dim=tdim + 1).flatten(tdim, tdim + 1).to(x.dtype)
+    return out.permute(0, 3, 1, 2) if fast else out
 
 
 class Downsample1d(nn.Module):

@@ -212,6 +212,16 @@ class DanceUNet(nn.Module):
                 module.set_fast(dtype)
         return self
 
+    def set_small_gemm(self, max_len: int) -> DanceUNet:
+        """On the fast layout, run the convs of levels no longer than ``max_len`` as one matrix
+        product each (blocks.conv_as_gemm; 0 = never). The same sums in another order."""
+        if not isinstance(max_len, int) or max_len < 0:
+            raise ValueError(f"small-gemm length must be an integer >= 0, got {max_len!r}")
+        for module in self.modules():
+            if isinstance(module, Conv1d):
+                module.gemm_max_len = max_len
+        return self
+
     def set_channels_last(self, on: bool = True) -> DanceUNet:
         """Run inside on [B, C, 1, T] channels-last tensors (cuDNN's NHWC convs, no per-conv transposes).
 
