@@ -209,22 +209,23 @@ def main() -> int:
             modes.append(("compile+graph", lambda dt: (GraphedCall(compile_of(base, dt)), None)))
             if cl is not None:
                 modes.append(("compile-cl+graph", lambda dt: (GraphedCall(compile_of(cl, dt)), None)))
+            def taps_net() -> DanceUNet:
+                return copy_of_base().set_channels_last(True).set_resample_impl("taps")
+
+            def graphed_compile(model: DanceUNet, fast_weights: bool = False) -> Callable:
+                return lambda dt: (GraphedCall(compile_of(model.set_fast_weights(dt) if fast_weights else model, dt)),
+                                   None)
+
             if cl is not None and args.taps:
-                taps = copy_of_base().set_channels_last(True).set_resample_impl("taps")
-                modes.append(("compile-cl-taps+graph", lambda dt: (GraphedCall(compile_of(taps, dt)), None)))
+                modes.append(("compile-cl-taps+graph", graphed_compile(taps_net())))
             if cl is not None and args.fast_weights:
-                fw = copy_of_base().set_channels_last(True).set_resample_impl("taps")
-                modes.append(("compile-cl-taps-fw+graph",
-                              lambda dt, m=fw: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
+                modes.append(("compile-cl-taps-fw+graph", graphed_compile(taps_net(), fast_weights=True)))
             for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
-                fwg = copy_of_base().set_channels_last(True).set_resample_impl("taps").set_small_gemm(n)
                 modes.append((f"compile-cl-taps-fw-g{n}+graph",
-                              lambda dt, m=fwg: (GraphedCall(compile_of(m.set_fast_weights(dt), dt)), None)))
+                              graphed_compile(taps_net().set_small_gemm(n), fast_weights=True)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
-                variant = copy_of_base().set_channels_last(True).set_resample_impl("taps")
-                variant.set_groupnorm_stats(stats.strip())
                 modes.append((f"compile-cl-taps-{stats.strip()}+graph",
-                              lambda dt, m=variant: (GraphedCall(compile_of(m, dt)), None)))
+                              graphed_compile(taps_net().set_groupnorm_stats(stats.strip()))))
     if args.modes:
         keep = {m.strip() for m in args.modes.split(",")}
         modes = [m for m in modes if m[0] in keep]

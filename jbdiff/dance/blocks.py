@@ -177,12 +177,11 @@ class Conv1d(nn.Conv1d):
         dtype = compute_dtype(x)
         fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
         bias = None if self.bias is None else (self.bias_fast if fast else self.bias.to(dtype))
-        if x.shape[-1] <= self.gemm_max_len and self.stride[0] == 1 and self.dilation[0] == 1 and self.groups == 1:
-            w4 = self.weight_fast if fast else self.weight_4d(dtype)
-            # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
-            weight = w4.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
-            return conv_as_gemm(x.to(dtype), weight, bias, self.kernel_size[0], self.padding[0])
         weight = self.weight_fast if fast else self.weight_4d(dtype)
+        if x.shape[-1] <= self.gemm_max_len and self.stride[0] == 1 and self.dilation[0] == 1 and self.groups == 1:
+            # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
+            matrix = weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+            return conv_as_gemm(x.to(dtype), matrix, bias, self.kernel_size[0], self.padding[0])
         return F.conv2d(x.to(dtype), weight, bias, (1, self.stride[0]), (0, self.padding[0]),
                         (1, self.dilation[0]), self.groups)
 
@@ -197,9 +196,9 @@ def conv_as_gemm(
     """A stride-1 conv on the fast layout as one matrix product of the unfolded input and the
     [out, kernel * in] weight (tap-major, as the 4-D channels-last weight lies), for short lengths.
 
-    At the deep levels (a few hundred steps or fewer, 512 channels) cuDNN's implicit-GEMM tiles
-    leave most of the GPU idle; a plain GEMM of [B * T, C * k] by [C * k, out] is what cuBLAS
-    splits well, and compiled the unfold fuses into the kernel that produces the input.
+    Built to test whether cuBLAS beats cuDNN's implicit-GEMM tiles at the deep levels (a few
+    hundred steps, 512 channels). On an H100 it did not (docs/benchmarks.md, session 6), so only
+    DanceUNet.set_small_gemm turns it on, for benchmarks.
     """
     b, c, _, t = x.shape
     rows = x.permute(0, 2, 3, 1).reshape(b, t, c)          # the memory as it lies: [B, T, C]
