@@ -12,7 +12,8 @@ jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last 
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
 --gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights;
-compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs).
+compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs),
+compile-cl-taps-fw-k<N>x<S>+graph per --split-k pair (convs at levels <= N as split-K grouped convs).
 --modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
 (timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
 call's seconds (compile time) for compiled modes.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import jbdiff.dance.blocks as dance_blocks  # noqa: E402
 from jbdiff.accel import GraphedCall, autocast_call, compiled, graphed  # noqa: E402
 from jbdiff.dance import TINY_DANCE, DanceShape, DanceUNet  # noqa: E402
 from jbdiff.dance.checkpoint import load_dance_weights  # noqa: E402
@@ -67,12 +70,18 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--gn-stats", default=None,
                    help="comma-separated GroupNorm statistics formulations (blocks.STATS_IMPLS): adds "
                         "compile-cl-taps-<impl>+graph modes")
+    p.add_argument("--gn-min-row", type=int, default=None,
+                   help="rows at least this long get chunked statistics with --gn-stats chunks "
+                        "(blocks.CHUNKED_MIN_ROW)")
     p.add_argument("--fast-weights", action="store_true",
                    help="also time compile-cl-taps-fw+graph: compile-cl-taps+graph reading bf16 weight buffers "
                         "(DanceUNet.set_fast_weights) instead of casting the weights every call")
     p.add_argument("--small-gemm", default=None,
                    help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose convs at levels "
                         "no longer than N run as one GEMM (DanceUNet.set_small_gemm)")
+    p.add_argument("--split-k", default=None,
+                   help="comma-separated LEN:SPLITS pairs: compile-cl-taps-fw-k<LEN>x<SPLITS>+graph modes, whose "
+                        "convs at levels no longer than LEN run as split-K grouped convs (DanceUNet.set_split_k)")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
@@ -166,9 +175,13 @@ def main() -> int:
         import torch._inductor.config as inductor_config
 
         key, _, value = setting.partition("=")
-        old = getattr(inductor_config, key)  # AttributeError names an unknown setting
-        setattr(inductor_config, key, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
-        print(f"inductor config: {key} = {getattr(inductor_config, key)!r}")
+        *parents, leaf = key.split(".")       # dotted keys reach sub-configs, e.g. triton.cooperative_reductions
+        owner = functools.reduce(getattr, parents, inductor_config)
+        old = getattr(owner, leaf)  # AttributeError names an unknown setting
+        setattr(owner, leaf, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
+        print(f"inductor config: {key} = {getattr(owner, leaf)!r}")
+    if args.gn_min_row is not None:
+        dance_blocks.CHUNKED_MIN_ROW = args.gn_min_row
     device = torch.device(args.device)
     shape = DanceShape() if args.shape == "full" else TINY_DANCE
     batches = [int(b) for b in args.batch.split(",")]
@@ -223,9 +236,14 @@ def main() -> int:
             for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
                 modes.append((f"compile-cl-taps-fw-g{n}+graph",
                               graphed_compile(taps_net().set_small_gemm(n), fast_weights=True)))
+            for pair in ([] if cl is None or not args.split_k else args.split_k.split(",")):
+                n, splits = (int(v) for v in pair.split(":"))
+                modes.append((f"compile-cl-taps-fw-k{n}x{splits}+graph",
+                              graphed_compile(taps_net().set_split_k(n, splits), fast_weights=True)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
-                modes.append((f"compile-cl-taps-{stats.strip()}+graph",
-                              graphed_compile(taps_net().set_groupnorm_stats(stats.strip()))))
+                fw = "-fw" if args.fast_weights else ""
+                modes.append((f"compile-cl-taps{fw}-{stats.strip()}+graph",
+                              graphed_compile(taps_net().set_groupnorm_stats(stats.strip()), bool(fw))))
     if args.modes:
         keep = {m.strip() for m in args.modes.split(",")}
         modes = [m for m in modes if m[0] in keep]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|split-k|b1-knobs|gn-chunks|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -99,6 +99,44 @@ case "${1:-nets}" in
       --batch 8,21 --small-gemm "${GEMM_A:-256}" --iters 10 --modes "compile-cl-taps-fw-g${GEMM_A:-256}+graph" \
       2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/small_gemm.txt"
     grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^total\|^---" "$out/small_gemm.txt"
+    ;;
+  split-k)  # issue 15, batch 1 at 5.48 ms: the 84 deep-level convs (cuDNN 64x64 tiles, 8.6 us each) read
+    # 2.6 MB of weights with a handful of blocks; as split-K grouped convs, with kernel profiles;
+    # then the plain one with cudnn.benchmark, then batch 21 with the first split.
+    timeout 380 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --split-k "${SPLITS:-256:8,1024:4}" --iters 50 --profile \
+      --modes "compile-cl-taps-fw+graph,$(echo "${SPLITS:-256:8,1024:4}" | sed -E 's/([0-9]+):([0-9]+)/compile-cl-taps-fw-k\1x\2+graph/g')" \
+      2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/split_k.txt"
+    timeout 100 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 1 --iters 50 --cudnn-benchmark --modes compile-cl-taps-fw+graph 2>&1 | grep -v "W[0-9]\{4\} " \
+      | tee -a "$out/split_k.txt"
+    grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^---\|benchmark=" "$out/split_k.txt"
+    ;;
+  b1-knobs)  # issue 15, batch 1 at 5.28 ms with cudnn.benchmark: inductor settings that cut kernels or
+    # gaps (one-kernel cooperative reductions instead of split ones; autotuned conv/GEMM templates with
+    # prologue and epilogue fusion; horizontal combo kernels), each with its kernel profile.
+    b1="bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 --batch 1 --iters 50
+        --profile --cudnn-benchmark --modes compile-cl-taps-fw+graph"
+    for knobs in "" triton.cooperative_reductions=1 max_autotune=1 combo_kernels=1; do
+      case "$knobs" in max_autotune*) limit=250;; "") limit=110;; *) limit=115;; esac
+      echo "=== knobs: ${knobs:-none}" | tee -a "$out/b1_knobs.txt"
+      timeout $limit python3 $b1 ${knobs:+--inductor $knobs} 2>&1 | grep -v "W[0-9]\{4\} " >> "$out/b1_knobs.txt"
+    done
+    grep -h "^===\|^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|rror" "$out/b1_knobs.txt"
+    ;;
+  gn-chunks)  # issue 15: GroupNorm statistics with inductor's split reductions off: short rows in one
+    # kernel that can also normalise, long rows split explicitly (stats "chunks"); batch 1 against
+    # the shipped path for two row limits, then batch 21 (the pipeline's) with the first.
+    b="bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 --cudnn-benchmark"
+    chunks="--gn-stats chunks --inductor split_reductions=0 --modes compile-cl-taps-fw-chunks+graph"
+    for run in "--batch 1 --iters 50 --profile --modes compile-cl-taps-fw+graph" \
+               "--batch 1 --iters 50 --profile $chunks --gn-min-row ${ROW_A:-131072}" \
+               "--batch 1 --iters 50 --profile $chunks --gn-min-row ${ROW_B:-524288}" \
+               "--batch 21 --iters 10 $chunks --gn-min-row ${ROW_A:-131072}"; do
+      echo "=== $run" | tee -a "$out/gn_chunks.txt"
+      timeout 125 python3 $b $run 2>&1 | grep -v "W[0-9]\{4\} " >> "$out/gn_chunks.txt"
+    done
+    grep -h "^===\|^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^other\|rror" "$out/gn_chunks.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the

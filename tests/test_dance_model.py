@@ -183,6 +183,27 @@ def test_every_statistics_formulation_matches_torch_groupnorm(stats: str, channe
     assert rel_error(got, expected) < 1e-6
 
 
+def test_chunked_statistics_of_long_rows_match_the_whole_row(monkeypatch) -> None:
+    import jbdiff.dance.blocks as blocks
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 6, 50, generator=gen, dtype=torch.float64) * 3 + 5
+    x[:, :, :25] += 4                      # chunks with different means: the spread term matters
+    whole = blocks.group_norm1_stats(x, 1e-5, "flat")
+    monkeypatch.setattr(blocks, "CHUNK", 30)
+    monkeypatch.setattr(blocks, "CHUNKED_MIN_ROW", 300)
+    seen: list[tuple[int, ...]] = []
+    real = torch.var_mean
+    monkeypatch.setattr(torch, "var_mean", lambda t, **kw: seen.append(tuple(t.shape)) or real(t, **kw))
+    chunked = blocks.group_norm1_stats(x, 1e-5, "chunks")
+    assert seen == [(3, 10, 30)]           # 300 values per sample: ten chunks of 30
+    for got, expected in zip(chunked, whole, strict=True):
+        assert torch.allclose(got, expected, rtol=1e-5)
+    monkeypatch.setattr(blocks, "CHUNKED_MIN_ROW", 301)
+    blocks.group_norm1_stats(x, 1e-5, "chunks")
+    assert seen[-1] == (3, 300)            # shorter than the limit: one piece
+
+
 def test_statistics_rows_are_views_of_both_layouts() -> None:
     from jbdiff.dance.blocks import _sample_rows
 
@@ -388,3 +409,57 @@ def test_small_gemm_covers_only_the_short_levels_and_keeps_the_result(monkeypatc
     assert torch.allclose(got, expected, atol=1e-10)
     with pytest.raises(ValueError, match="small-gemm"):
         model.set_small_gemm(-1)
+
+
+@pytest.mark.parametrize("kernel,padding,dilation,bias", [(5, 2, 1, True), (1, 0, 1, False), (3, 2, 2, True)])
+def test_a_split_k_conv_equals_the_conv(kernel: int, padding: int, dilation: int, bias: bool) -> None:
+    from jbdiff.dance.blocks import Conv1d
+
+    torch.manual_seed(0)
+    conv = Conv1d(8, 4, kernel, padding=padding, dilation=dilation, bias=bias).double()
+    x = to_fast_layout(torch.randn(3, 8, 11, dtype=torch.float64))
+    with torch.no_grad():
+        expected = conv(x)
+        conv.set_split_k(11, 4)
+        got = conv(x)
+        conv.set_split_k(10, 4)             # longer than the limit: the plain conv again
+        assert torch.equal(conv(x), expected)
+    assert got.shape == expected.shape == (3, 4, 1, 11)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_split_k_with_weight_buffers_matches_and_skips_uneven_channels() -> None:
+    from jbdiff.dance.blocks import Conv1d
+
+    torch.manual_seed(0)
+    conv = Conv1d(8, 4, 5, padding=2).double()
+    x = to_fast_layout(torch.randn(2, 8, 9, dtype=torch.float64))
+    with torch.no_grad():
+        expected = conv(x)
+        conv.set_fast(torch.float64)
+        conv.set_split_k(64, 2)                       # the grouped weight becomes a buffer too
+        assert conv.weight_split_fast.shape == (8, 4, 1, 5)
+        assert torch.allclose(conv(x), expected, atol=1e-12)
+        odd = Conv1d(6, 4, 5, padding=2).double()
+        odd.set_split_k(64, 4)                        # 6 inputs do not split in 4: stays a plain conv
+        assert odd.split_k == (64, 1)
+
+
+def test_split_k_covers_only_the_short_levels_and_keeps_the_result(monkeypatch) -> None:
+    import jbdiff.dance.blocks as blocks
+
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().double().set_channels_last(True)
+    x, t = torch.randn(2, 2, 2048, dtype=torch.float64), torch.rand(2, dtype=torch.float64)
+    lengths: list[int] = []
+    real = blocks.conv_split_k
+    monkeypatch.setattr(blocks, "conv_split_k", lambda x, *a: lengths.append(x.shape[-1]) or real(x, *a))
+    with torch.no_grad():
+        expected = model(x, t)
+        assert not lengths
+        got = model.set_split_k(256, 4)(x, t)
+    assert lengths and max(lengths) == 256
+    assert torch.allclose(got, expected, atol=1e-10)
+    with pytest.raises(ValueError, match="split-k"):
+        model.set_split_k(256, -2)
