@@ -12,8 +12,7 @@ jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last 
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
 --gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights;
-compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs),
-compile-cl-taps-fw-k<N>x<S>+graph per --split-k pair (convs at levels <= N as split-K grouped convs).
+compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs).
 --modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
 (timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
 call's seconds (compile time) for compiled modes.
@@ -79,9 +78,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--small-gemm", default=None,
                    help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose convs at levels "
                         "no longer than N run as one GEMM (DanceUNet.set_small_gemm)")
-    p.add_argument("--split-k", default=None,
-                   help="comma-separated LEN:SPLITS pairs: compile-cl-taps-fw-k<LEN>x<SPLITS>+graph modes, whose "
-                        "convs at levels no longer than LEN run as split-K grouped convs (DanceUNet.set_split_k)")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
@@ -236,10 +232,6 @@ def main() -> int:
             for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
                 modes.append((f"compile-cl-taps-fw-g{n}+graph",
                               graphed_compile(taps_net().set_small_gemm(n), fast_weights=True)))
-            for pair in ([] if cl is None or not args.split_k else args.split_k.split(",")):
-                n, splits = (int(v) for v in pair.split(":"))
-                modes.append((f"compile-cl-taps-fw-k{n}x{splits}+graph",
-                              graphed_compile(taps_net().set_split_k(n, splits), fast_weights=True)))
             for stats in ([] if cl is None or not args.gn_stats else args.gn_stats.split(",")):
                 fw = "-fw" if args.fast_weights else ""
                 modes.append((f"compile-cl-taps{fw}-{stats.strip()}+graph",

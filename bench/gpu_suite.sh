@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|split-k|b1-knobs|gn-chunks|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|b1-knobs|gn-chunks|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -99,18 +99,6 @@ case "${1:-nets}" in
       --batch 8,21 --small-gemm "${GEMM_A:-256}" --iters 10 --modes "compile-cl-taps-fw-g${GEMM_A:-256}+graph" \
       2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/small_gemm.txt"
     grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^total\|^---" "$out/small_gemm.txt"
-    ;;
-  split-k)  # issue 15, batch 1 at 5.48 ms: the 84 deep-level convs (cuDNN 64x64 tiles, 8.6 us each) read
-    # 2.6 MB of weights with a handful of blocks; as split-K grouped convs, with kernel profiles;
-    # then the plain one with cudnn.benchmark, then batch 21 with the first split.
-    timeout 380 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
-      --batch 1 --split-k "${SPLITS:-256:8,1024:4}" --iters 50 --profile \
-      --modes "compile-cl-taps-fw+graph,$(echo "${SPLITS:-256:8,1024:4}" | sed -E 's/([0-9]+):([0-9]+)/compile-cl-taps-fw-k\1x\2+graph/g')" \
-      2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/split_k.txt"
-    timeout 100 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
-      --batch 1 --iters 50 --cudnn-benchmark --modes compile-cl-taps-fw+graph 2>&1 | grep -v "W[0-9]\{4\} " \
-      | tee -a "$out/split_k.txt"
-    grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^---\|benchmark=" "$out/split_k.txt"
     ;;
   b1-knobs)  # issue 15, batch 1 at 5.28 ms with cudnn.benchmark: inductor settings that cut kernels or
     # gaps (one-kernel cooperative reductions instead of split ones; autotuned conv/GEMM templates with

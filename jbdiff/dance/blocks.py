@@ -162,7 +162,6 @@ class Conv1d(nn.Conv1d):
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
     gemm_max_len = 0   # fast layout: lengths up to this run as one matrix product (see conv_as_gemm)
-    split_k = (0, 1)   # fast layout: (max length, splits) for conv_split_k
 
     @staticmethod
     def _as_4d(w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -187,18 +186,7 @@ class Conv1d(nn.Conv1d):
                 keep_buffer(self, "weight_fast", self._as_4d(self.weight, dtype))
                 if self.bias is not None:
                     keep_buffer(self, "bias_fast", self.bias.to(dtype))
-                if self.split_k[1] > 1:
-                    keep_buffer(self, "weight_split_fast", split_k_weight(self.weight_fast, self.split_k[1]))
         self.fast_weights = dtype is not None
-
-    def set_split_k(self, max_len: int, splits: int) -> None:
-        """Run lengths up to ``max_len`` as conv_split_k with ``splits`` input-channel groups (1 = never)."""
-        if splits > 1 and (self.groups != 1 or self.in_channels % splits):
-            splits = 1   # only plain convs whose inputs divide evenly
-        self.split_k = (max_len, splits)
-        if splits > 1 and self.fast_weights:
-            with torch.no_grad():
-                keep_buffer(self, "weight_split_fast", split_k_weight(self.weight_fast, splits))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4:
@@ -207,9 +195,6 @@ class Conv1d(nn.Conv1d):
         fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
         bias = None if self.bias is None else (self.bias_fast if fast else self.bias.to(dtype))
         weight = self.weight_fast if fast else self.weight_4d(dtype)
-        if x.shape[-1] <= self.split_k[0] and self.split_k[1] > 1:
-            grouped = self.weight_split_fast if fast else split_k_weight(weight, self.split_k[1])
-            return conv_split_k(x.to(dtype), grouped, bias, self.split_k[1], self.padding[0], self.dilation[0])
         if x.shape[-1] <= self.gemm_max_len and self.stride[0] == 1 and self.dilation[0] == 1 and self.groups == 1:
             # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
             matrix = weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
@@ -239,34 +224,6 @@ def conv_as_gemm(
     cols = torch.cat([rows[:, k:k + t] for k in range(kernel)], dim=2).reshape(b * t, kernel * c)
     y = F.linear(cols, weight, bias)
     return y.view(b, 1, t, -1).permute(0, 3, 1, 2)           # [B, out, 1, T] channels-last
-
-
-def split_k_weight(weight: torch.Tensor, splits: int) -> torch.Tensor:
-    """[out, in, 1, k] -> [splits * out, in / splits, 1, k] channels-last: group g holds the taps of
-    input channels g * in / splits ... (g + 1) * in / splits, for conv_split_k."""
-    out, cin, _, k = weight.shape
-    parts = weight.reshape(out, splits, cin // splits, 1, k).transpose(0, 1)
-    return parts.reshape(splits * out, cin // splits, 1, k).contiguous(memory_format=torch.channels_last)
-
-
-def conv_split_k(
-    x: torch.Tensor, grouped: torch.Tensor, bias: torch.Tensor | None, splits: int, padding: int, dilation: int
-) -> torch.Tensor:
-    """A stride-1 conv on the fast layout as a grouped conv over ``splits`` slices of the input
-    channels plus the sum of the slices' outputs (split-K).
-
-    At the deep levels (512 channels, a few hundred steps or fewer) cuDNN's tiles cover the
-    output with a handful of thread blocks, each reading all 2.6 MB of weights; the groups give
-    ``splits`` times as many blocks, and the sum fuses into whatever reads the output.
-    """
-    b, _, _, t = x.shape
-    y = F.conv2d(x, grouped, None, 1, (0, padding), (1, dilation), splits)
-    rows = y.permute(0, 2, 3, 1).reshape(b, 1, t, splits, -1)  # [B, 1, T, splits, out] as it lies
-    acc = torch.promote_types(x.dtype, torch.float32)
-    total = rows.sum(3, dtype=acc)
-    if bias is not None:
-        total = total + bias.to(acc)
-    return total.to(x.dtype).permute(0, 3, 1, 2)              # [B, out, 1, T] channels-last
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:

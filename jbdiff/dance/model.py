@@ -222,17 +222,6 @@ class DanceUNet(nn.Module):
                 module.gemm_max_len = max_len
         return self
 
-    def set_split_k(self, max_len: int, splits: int = 8) -> DanceUNet:
-        """On the fast layout, run the convs of levels no longer than ``max_len`` as split-K grouped
-        convs (blocks.conv_split_k) with ``splits`` input slices (0 or 1 = never). Same sums, other order."""
-        for name, value in (("split-k length", max_len), ("split-k splits", splits)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        for module in self.modules():
-            if isinstance(module, Conv1d):
-                module.set_split_k(max_len, max(splits, 1))
-        return self
-
     def set_channels_last(self, on: bool = True) -> DanceUNet:
         """Run inside on [B, C, 1, T] channels-last tensors (cuDNN's NHWC convs, no per-conv transposes).
 
