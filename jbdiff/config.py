@@ -361,12 +361,41 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     raise ConfigError(f"{name_or_path}: no such config file or bundled config (bundled: {bundled})")
 
 
+def merged(base: Any, over: Any) -> Any:
+    """``over`` laid on ``base``: mappings merge key by key (recursively), anything else replaces."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merged(base[key], value) if key in base else value
+        return out
+    return over
+
+
+def read_config_data(path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """A config file's mapping with its ``extends:`` base (a bundled name or a path, relative to
+    the file) merged under it, so a variant names only what it changes."""
+    data = read_yaml(path)
+    if not isinstance(data, Mapping) or "extends" not in data:
+        return data
+    data = dict(data)
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f"{path}: extends: must name a config (a bundled name or a path), got {base_name!r}")
+    local = path.parent / base_name
+    base_path = (local if local.is_file() else resolve_config_path(base_name)).resolve()
+    if base_path in seen or base_path == path.resolve():
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve(), base_path))
+        raise ConfigError(f"{path}: extends: a config cannot extend itself ({chain})")
+    return merged(read_config_data(base_path, (*seen, path.resolve())), data)
+
+
 def load_config(source: str | Path | Mapping[str, Any]) -> JbdiffConfig:
-    """Load a config file (or bundled name, or an already-parsed mapping)."""
+    """Load a config file (or bundled name, or an already-parsed mapping); see read_config_data
+    for ``extends:``."""
     if isinstance(source, Mapping):
         return parse_config(source)
     path = resolve_config_path(source)
-    data = read_yaml(path)
+    data = read_config_data(path)
     try:
         return parse_config(data, str(path))
     except ConfigError as exc:

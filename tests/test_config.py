@@ -97,3 +97,36 @@ def test_unconfigured_level_is_a_clear_error() -> None:
     s = load_sampling_config({"sampling": {"diffusion": {2: {"num_steps": 5}}}, "model": {}})
     with pytest.raises(ConfigError, match=r"sampling\.diffusion\.1: missing"):
         s.level(1)
+
+
+def test_a_config_extends_a_base_and_changes_only_what_it_names(tmp_path: Path) -> None:
+    base = load_config("demo")
+    wide = load_config("demo-wide-l2")
+    assert wide.model.diffusion[2].channels == [64, 128, 128, 192, 192]
+    assert wide.model.diffusion[2].attention_heads == 4
+    assert wide.model.diffusion[2].items == base.model.diffusion[2].items      # merged from the base
+    assert wide.model.diffusion[1] == base.model.diffusion[1]
+    assert wide.model.dd == base.model.dd and wide.sampling == base.sampling
+    # a path relative to the extending file, two levels deep
+    (tmp_path / "mid.yaml").write_text("extends: demo\nsampling:\n  diffusion:\n    2: {num_steps: 7}\n")
+    (tmp_path / "top.yaml").write_text("extends: mid.yaml\nmodel:\n  dd: {depth: 9}\n")
+    top = load_config(tmp_path / "top.yaml")
+    assert top.sampling.diffusion[2].num_steps == 7
+    assert top.sampling.diffusion[2].embedding_strength == base.sampling.diffusion[2].embedding_strength
+    assert top.model.dd.depth == 9 and top.model.dd.c_mults == base.model.dd.c_mults
+
+
+def test_bad_extends_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "loop_a.yaml").write_text("extends: loop_b.yaml\n")
+    (tmp_path / "loop_b.yaml").write_text("extends: loop_a.yaml\n")
+    with pytest.raises(ConfigError, match="cannot extend itself"):
+        load_config(tmp_path / "loop_a.yaml")
+    (tmp_path / "missing.yaml").write_text("extends: no-such-base\n")
+    with pytest.raises(ConfigError, match="no-such-base: no such config"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "number.yaml").write_text("extends: 3\n")
+    with pytest.raises(ConfigError, match="number.yaml: extends: must name a config"):
+        load_config(tmp_path / "number.yaml")
+    (tmp_path / "badfield.yaml").write_text("extends: demo\nmodel:\n  dd: {depth: 1}\n")
+    with pytest.raises(ConfigError, match="badfield.yaml: .*depth"):
+        load_config(tmp_path / "badfield.yaml")

@@ -156,3 +156,20 @@ def test_demo_recipe_end_to_end_and_resume(tmp_path):
     warm = recipe(data, tmp_path / "warm", "--init-bundle", str(bundle), "--budget-vqvae", "0",
                   "--budget-levels", "20", "--budget-dd", "0", "--max-steps", "1", "--sample-seconds", "0")
     assert warm["stages"]["level0"]["steps"] == 1 and load_bundle(warm["bundle"]["path"]).dance is not None
+    # a wider level 2 (a config that extends tiny) starts fresh; the other stages still come from the bundle
+    wide_cfg = tmp_path / "tiny-wide.yaml"
+    wide_cfg.write_text("extends: tiny\nmodel:\n  diffusion:\n    2: {channels: [16, 32, 32]}\n")
+    with pytest.raises(CheckpointError, match="shape|size"):   # without --fresh the old weights do not fit
+        recipe(data, tmp_path / "wide0", "--config", str(wide_cfg), "--init-bundle", str(bundle),
+               "--budget-vqvae", "0", "--budget-levels", "0", "--budget-level2", "20", "--budget-dd", "0",
+               "--max-steps", "1", "--sample-seconds", "0")
+    wide = recipe(data, tmp_path / "wide", "--config", str(wide_cfg), "--init-bundle", str(bundle), "--fresh",
+                  "level2", "--budget-vqvae", "0", "--budget-levels", "0", "--budget-level2", "20",
+                  "--budget-dd", "0", "--max-steps", "1", "--sample-seconds", "0")
+    assert wide["stages"]["level2"]["steps"] == 1 and wide["stages"]["level1"]["steps"] == 0
+    wide_models, old_models = load_bundle(wide["bundle"]["path"]), load_bundle(bundle)
+    assert wide_models.model_cfg.diffusion[2].channels == [16, 32, 32]
+    assert sum(p.numel() for p in wide_models.unets[2].parameters()) > 1.5 * sum(
+        p.numel() for p in old_models.unets[2].parameters())
+    old_l1, new_l1 = old_models.unets[1].state_dict(), wide_models.unets[1].state_dict()
+    assert old_l1.keys() == new_l1.keys() and all(torch.equal(new_l1[k], old_l1[k]) for k in old_l1)

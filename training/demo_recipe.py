@@ -5,7 +5,8 @@ bundle (``jbdiff.bundle``) + summary. Every stage stops at its wall-clock budget
 shrink if the whole run would overrun ``--total-budget``), so one GPU command of fixed length
 trains everything. A second command continues: ``--resume OUT`` picks up each stage's newest
 checkpoint exactly (or warm-starts the levels when the VQ-VAE was trained further), and
-``--init-bundle FILE`` warm-starts every stage from a previous bundle.
+``--init-bundle FILE`` warm-starts every stage from a previous bundle (``--fresh STAGE`` excepted,
+e.g. a stage whose shape a variant config changes).
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def run_recipe(args: argparse.Namespace) -> dict[str, Any]:
     plan = Plan(budgets, args.total_budget, t_start)
     resume = Path(args.resume) if args.resume else None
     init = _init_files_from_bundle(Path(args.init_bundle), out / "init") if args.init_bundle else {}
+    for stage in args.fresh or ():
+        if init.pop(stage, None) is not None:
+            log.info("%s starts from fresh weights (--fresh), not from %s", stage, args.init_bundle)
     data = DataSettings(train_data=Path(args.data), num_workers=args.num_workers, cache_dir=out / "cache",
                         seed=args.seed)
     base_run = RunOptions(out_dir=out, prefix="x", device=args.device, precision="auto", ckpt_every=10**9,
@@ -258,6 +262,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("continuing")
     g.add_argument("--resume", help="a previous run folder: each stage continues from its newest checkpoint")
     g.add_argument("--init-bundle", help="a previous bundle: every stage starts from its weights")
+    g.add_argument("--fresh", nargs="+", choices=STAGES, metavar="STAGE",
+                   help=f"stages that start from fresh weights despite --init-bundle, e.g. one whose shape "
+                        f"--config changes ({', '.join(STAGES)})")
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-vqvae", type=int, default=16)
     g.add_argument("--batch-levels", type=int, default=64)
