@@ -11,7 +11,8 @@ compile (jbdiff.accel.compiled: inductor); graph (CUDA graph replay via
 jbdiff.accel.graphed); compile+graph, and compile-cl+graph with --channels-last (what the
 pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (the same with the
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
---gn-stats formulation of the GroupNorm statistics; compile-cl-taps-fw+graph with --fast-weights;
+--gn-stats formulation of the GroupNorm statistics (compile-cl-taps-fw-<stats>+graph with
+--fast-weights; --gn-min-row sets where "chunks" starts splitting); compile-cl-taps-fw+graph with --fast-weights;
 compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs).
 --modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
 (timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
