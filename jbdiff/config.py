@@ -383,10 +383,11 @@ def read_config_data(path: Path, seen: tuple[Path, ...] = ()) -> Any:
         raise ConfigError(f"{path}: extends: must name a config (a bundled name or a path), got {base_name!r}")
     local = path.parent / base_name
     base_path = (local if local.is_file() else resolve_config_path(base_name)).resolve()
-    if base_path in seen or base_path == path.resolve():
-        chain = " -> ".join(str(p) for p in (*seen, path.resolve(), base_path))
+    seen = (*seen, path.resolve())
+    if base_path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, base_path))
         raise ConfigError(f"{path}: extends: a config cannot extend itself ({chain})")
-    return merged(read_config_data(base_path, (*seen, path.resolve())), data)
+    return merged(read_config_data(base_path, seen), data)
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> JbdiffConfig:
