@@ -13,6 +13,17 @@ Measures (each computed on mono 44.1 kHz audio, 10 s excerpts):
              (harmonic partials; noise has almost none)
 
   python bench/quality.py --real data/wesnoth_carry/val --model demo --seconds 10 --count 3
+
+With --level2 it judges level 2 alone, the stage that decides structure: each model generates level 2
+only (no refinement, no stereo stage); the reference is the held-out music through the first model's
+VQ-VAE at level 2 (the best level 2 can sound), and two more columns compare the generations' level-2
+latents (re-encoded) with the reference's:
+
+  fd         Frechet distance between Gaussians fitted to the latent frames (64-dim)
+  fd4        the same on stacks of 4 consecutive frames (short-time structure)
+
+  python bench/quality.py --real data/wesnoth_carry/val --model demo --level2 --count 6 \
+      --level2-steps 60 --level2-guidance 1
 """
 
 from __future__ import annotations
@@ -92,6 +103,23 @@ def measures(x: np.ndarray, ref_ltas: np.ndarray | None) -> dict[str, float]:
     return out
 
 
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to the rows of a and b ([n, d] each)."""
+    mu = a.mean(axis=0) - b.mean(axis=0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    r1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(r1 @ s2 @ r1), 0, None)).sum()
+    return float(mu @ mu + np.trace(s1) + np.trace(s2) - 2 * cross)
+
+
+def frame_stacks(latents: np.ndarray, k: int) -> np.ndarray:
+    """[C, T] latents -> [T // k, C * k] rows of k consecutive frames."""
+    c, t = latents.shape
+    t = t // k * k
+    return latents[:, :t].reshape(c, t // k, k).transpose(1, 0, 2).reshape(t // k, c * k)
+
+
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
@@ -118,6 +146,44 @@ def generate(model: str, seconds: float, count: int, **req_kw) -> list[np.ndarra
     return out
 
 
+def level2_table(models: list[str], real: list[np.ndarray], ref: np.ndarray, seconds: float, count: int,
+                 steps: int | None, guidance: float | None) -> dict[str, dict[str, float]]:
+    """Level 2 alone against the held-out music through level 2 (measures plus latent distances)."""
+    import torch
+
+    from jbdiff.model_registry import load_pipeline
+
+    judge = load_pipeline(models[0], device="cpu")
+
+    def latents(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return judge.models.encode(2, torch.from_numpy(np.ascontiguousarray(x, np.float32))[None])[0].numpy()
+
+    real_lat = [latents(x) for x in real]
+    with torch.no_grad():
+        through = [judge.models.decode(2, torch.from_numpy(lat)[None])[0].numpy()[: x.size]
+                   for lat, x in zip(real_lat, real, strict=True)]
+    ref_frames = np.concatenate([lat.T for lat in real_lat])
+    ref_stacks = np.concatenate([frame_stacks(lat, 4) for lat in real_lat])
+
+    def row(audio: list[np.ndarray]) -> dict[str, float]:
+        lats = [latents(x) for x in audio]
+        out = summarise([measures(x, ref) for x in audio])
+        out["fd"] = frechet(np.concatenate([lat.T for lat in lats]), ref_frames)
+        out["fd4"] = frechet(np.concatenate([frame_stacks(lat, 4) for lat in lats]), ref_stacks)
+        return out
+
+    table = {"real through level 2": row(through)}
+    overrides: dict[str, dict] = {}
+    if steps is not None:
+        overrides["num_steps"] = {2: steps}
+    if guidance is not None:
+        overrides["embedding_strength"] = {2: guidance}
+    for model in models:
+        table[f"{model} (level 2)"] = row(generate(model, seconds, count, levels=(2,), use_dd=False, **overrides))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--real", type=Path, required=True, help="folder of held-out real music")
@@ -126,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--count", type=int, default=3)
     ap.add_argument("--json", type=Path, help="write the table as JSON")
+    ap.add_argument("--level2", action="store_true", help="judge level 2 alone (see above)")
+    ap.add_argument("--level2-steps", type=int, help="level-2 steps (default: the model's sampling config)")
+    ap.add_argument("--level2-guidance", type=float, help="level-2 guidance (default: the model's)")
     args = ap.parse_args(argv)
+    if args.level2 and not args.model:
+        ap.error("--level2 needs at least one --model")
     files = sorted(p for p in args.real.rglob("*") if p.suffix.lower() in (".wav", ".ogg", ".flac"))
     real = excerpts_from_files(files[:: max(1, len(files) // (args.count * 2))], args.seconds, args.count * 2)
     ref = np.mean([third_octave_ltas(frames_power(x)) for x in real], axis=0)
@@ -137,15 +208,19 @@ def main(argv: list[str] | None = None) -> int:
         "white noise": summarise([measures(rng.standard_normal(n).astype(np.float32) * 0.1, ref)
                                   for _ in range(args.count)]),
     }
-    for model in args.model:
+    if args.level2:
+        table.update(level2_table(args.model, real[: args.count * 2], ref, args.seconds, args.count,
+                                  args.level2_steps, args.level2_guidance))
+    for model in [] if args.level2 else args.model:
         table[model] = summarise([measures(x, ref) for x in generate(model, args.seconds, args.count)])
         if args.no_dd:
             table[f"{model} (no dd)"] = summarise(
                 [measures(x, ref) for x in generate(model, args.seconds, args.count, use_dd=False)])
-    keys = list(next(iter(table.values())))
-    print(f"{'source':<22}" + "".join(f"{k:>11}" for k in keys))
+    keys = list(dict.fromkeys(k for row in table.values() for k in row))
+    width = max(22, *(len(name) + 2 for name in table))
+    print(f"{'source':<{width}}" + "".join(f"{k:>11}" for k in keys))
     for name, row in table.items():
-        print(f"{name:<22}" + "".join(f"{row[k]:>11.3f}" for k in keys))
+        print(f"{name:<{width}}" + "".join(f"{row[k]:>11.3f}" if k in row else f"{'-':>11}" for k in keys))
     if args.json:
         args.json.write_text(json.dumps(table, indent=2))
     return 0
