@@ -14,13 +14,15 @@ Measures (each computed on mono 44.1 kHz audio, 10 s excerpts):
 
   python bench/quality.py --real data/wesnoth_carry/val --model demo --seconds 10 --count 3
 
-With --level2 it judges level 2 alone, the stage that decides structure: each model generates level 2
-only (no refinement, no stereo stage); the reference is the held-out music through the first model's
-VQ-VAE at level 2 (the best level 2 can sound), and two more columns compare the generations' level-2
-latents (re-encoded) with the reference's:
+Two more columns compare the audio's level-2 latents (encoded by the first --model's VQ-VAE) with the
+held-out music's; lower is closer:
 
   fd         Frechet distance between Gaussians fitted to the latent frames (64-dim)
   fd4        the same on stacks of 4 consecutive frames (short-time structure)
+
+With --level2 it judges level 2 alone, the stage that decides structure: each model generates level 2
+only (no refinement, no stereo stage), beside the held-out music through level 2 (the best level 2
+can sound). --level2-steps and --level2-guidance override level 2's sampling in either mode.
 
   python bench/quality.py --real data/wesnoth_carry/val --model demo --level2 --count 6 \
       --level2-steps 60 --level2-guidance 1
@@ -146,42 +148,37 @@ def generate(model: str, seconds: float, count: int, **req_kw) -> list[np.ndarra
     return out
 
 
-def level2_table(models: list[str], real: list[np.ndarray], ref: np.ndarray, seconds: float, count: int,
-                 steps: int | None, guidance: float | None) -> dict[str, dict[str, float]]:
-    """Level 2 alone against the held-out music through level 2 (measures plus latent distances)."""
-    import torch
+class LatentJudge:
+    """Level-2 latents of audio (through one model's VQ-VAE) and their distances to the held-out music's."""
 
-    from jbdiff.model_registry import load_pipeline
+    def __init__(self, model: str, real: list[np.ndarray]) -> None:
+        from jbdiff.model_registry import load_pipeline
 
-    judge = load_pipeline(models[0], device="cpu")
+        self.pipe = load_pipeline(model, device="cpu")
+        self.real = real
+        self.real_latents = [self.latents(x) for x in real]
+        self.frames = np.concatenate([lat.T for lat in self.real_latents])
+        self.stacks = np.concatenate([frame_stacks(lat, 4) for lat in self.real_latents])
 
-    def latents(x: np.ndarray) -> np.ndarray:
+    def latents(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.no_grad():
-            return judge.models.encode(2, torch.from_numpy(np.ascontiguousarray(x, np.float32))[None])[0].numpy()
+            audio = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None]
+            return self.pipe.models.encode(2, audio)[0].float().numpy()
 
-    real_lat = [latents(x) for x in real]
-    with torch.no_grad():
-        through = [judge.models.decode(2, torch.from_numpy(lat)[None])[0].numpy()[: x.size]
-                   for lat, x in zip(real_lat, real, strict=True)]
-    ref_frames = np.concatenate([lat.T for lat in real_lat])
-    ref_stacks = np.concatenate([frame_stacks(lat, 4) for lat in real_lat])
+    def through_level2(self) -> list[np.ndarray]:
+        """The held-out music decoded from its own level-2 latents: the best level 2 can sound."""
+        import torch
 
-    def row(audio: list[np.ndarray]) -> dict[str, float]:
-        lats = [latents(x) for x in audio]
-        out = summarise([measures(x, ref) for x in audio])
-        out["fd"] = frechet(np.concatenate([lat.T for lat in lats]), ref_frames)
-        out["fd4"] = frechet(np.concatenate([frame_stacks(lat, 4) for lat in lats]), ref_stacks)
-        return out
+        with torch.no_grad():
+            return [self.pipe.models.decode(2, torch.from_numpy(lat)[None])[0].float().numpy()[: x.size]
+                    for lat, x in zip(self.real_latents, self.real, strict=True)]
 
-    table = {"real through level 2": row(through)}
-    overrides: dict[str, dict] = {}
-    if steps is not None:
-        overrides["num_steps"] = {2: steps}
-    if guidance is not None:
-        overrides["embedding_strength"] = {2: guidance}
-    for model in models:
-        table[f"{model} (level 2)"] = row(generate(model, seconds, count, levels=(2,), use_dd=False, **overrides))
-    return table
+    def distances(self, audio: list[np.ndarray]) -> dict[str, float]:
+        lats = [self.latents(x) for x in audio]
+        return {"fd": frechet(np.concatenate([lat.T for lat in lats]), self.frames),
+                "fd4": frechet(np.concatenate([frame_stacks(lat, 4) for lat in lats]), self.stacks)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,24 +200,38 @@ def main(argv: list[str] | None = None) -> int:
     ref = np.mean([third_octave_ltas(frames_power(x)) for x in real], axis=0)
     rng = np.random.default_rng(0)
     n = int(args.seconds * SAMPLE_RATE)
+    noise = [rng.standard_normal(n).astype(np.float32) * 0.1 for _ in range(args.count)]
     table = {
         "real (held-out)": summarise([measures(x, ref) for x in real[: args.count]]),
-        "white noise": summarise([measures(rng.standard_normal(n).astype(np.float32) * 0.1, ref)
-                                  for _ in range(args.count)]),
+        "white noise": summarise([measures(x, ref) for x in noise]),
     }
+    overrides: dict[str, dict] = {}
+    if args.level2_steps is not None:
+        overrides["num_steps"] = {2: args.level2_steps}
+    if args.level2_guidance is not None:
+        overrides["embedding_strength"] = {2: args.level2_guidance}
+    judge = LatentJudge(args.model[0], real) if args.model else None
+
+    def row(audio: list[np.ndarray]) -> dict[str, float]:
+        return {**summarise([measures(x, ref) for x in audio]), **(judge.distances(audio) if judge else {})}
+
+    if judge:
+        table["white noise"].update(judge.distances(noise))
     if args.level2:
-        table.update(level2_table(args.model, real[: args.count * 2], ref, args.seconds, args.count,
-                                  args.level2_steps, args.level2_guidance))
-    for model in [] if args.level2 else args.model:
-        table[model] = summarise([measures(x, ref) for x in generate(model, args.seconds, args.count)])
+        table["real through level 2"] = row(judge.through_level2())
+    for model in args.model:
+        if args.level2:
+            table[f"{model} (level 2)"] = row(generate(model, args.seconds, args.count, levels=(2,), use_dd=False,
+                                                       **overrides))
+            continue
+        table[model] = row(generate(model, args.seconds, args.count, **overrides))
         if args.no_dd:
-            table[f"{model} (no dd)"] = summarise(
-                [measures(x, ref) for x in generate(model, args.seconds, args.count, use_dd=False)])
+            table[f"{model} (no dd)"] = row(generate(model, args.seconds, args.count, use_dd=False, **overrides))
     keys = list(dict.fromkeys(k for row in table.values() for k in row))
     width = max(22, *(len(name) + 2 for name in table))
     print(f"{'source':<{width}}" + "".join(f"{k:>11}" for k in keys))
-    for name, row in table.items():
-        print(f"{name:<{width}}" + "".join(f"{row[k]:>11.3f}" if k in row else f"{'-':>11}" for k in keys))
+    for name, values in table.items():
+        print(f"{name:<{width}}" + "".join(f"{values[k]:>11.3f}" if k in values else f"{'-':>11}" for k in keys))
     if args.json:
         args.json.write_text(json.dumps(table, indent=2))
     return 0

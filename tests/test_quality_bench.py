@@ -30,11 +30,26 @@ def test_frame_stacks_put_consecutive_frames_of_every_channel_in_one_row() -> No
     np.testing.assert_array_equal(rows[1], [4, 5, 6, 7, 13, 14, 15, 16])
 
 
-def test_level2_mode_runs_on_the_tiny_model(tmp_path: Path, capsys) -> None:
+def _tones(folder: Path) -> None:
     sr = 44100
     t = np.arange(sr) / sr
     for i, f0 in enumerate((220.0, 330.0, 440.0, 550.0)):
-        sf.write(tmp_path / f"clip{i}.wav", (0.2 * np.sin(2 * np.pi * f0 * t)).astype(np.float32), sr)
+        sf.write(folder / f"clip{i}.wav", (0.2 * np.sin(2 * np.pi * f0 * t)).astype(np.float32), sr)
+
+
+def test_full_generations_and_white_noise_get_latent_distances(tmp_path: Path) -> None:
+    _tones(tmp_path)
+    out = tmp_path / "table.json"
+    assert quality.main(["--real", str(tmp_path), "--model", "tiny", "--seconds", "0.5", "--count", "2",
+                         "--level2-steps", "2", "--json", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert set(table) == {"real (held-out)", "white noise", "tiny"}
+    assert "fd" not in table["real (held-out)"]  # the reference itself is not scored against itself
+    assert table["white noise"]["fd"] > 0 and np.isfinite(table["tiny"]["fd4"])
+
+
+def test_level2_mode_runs_on_the_tiny_model(tmp_path: Path, capsys) -> None:
+    _tones(tmp_path)
     out = tmp_path / "table.json"
     assert quality.main(["--real", str(tmp_path), "--model", "tiny", "--level2", "--seconds", "0.5",
                          "--count", "2", "--level2-steps", "2", "--json", str(out)]) == 0
