@@ -62,6 +62,22 @@ def _sampling_without_paths(cfg: SamplingConfig) -> dict[str, Any]:
     return data
 
 
+def canonical_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys: the same weights and configs give the same bytes.
+
+    safetensors serialises the metadata in hash order, which changes from run to run, so without
+    this every export of identical weights would have a new SHA-256.
+    """
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        data = f.read()
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # keep the tensor data 8-byte aligned, as safetensors does
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + data)
+
+
 def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: str = "float16",
                 name: str | None = None, extra: dict[str, str] | None = None) -> str:
     """Write the bundle (atomically) and its ``.sha256`` sidecar; returns the file's SHA-256."""
@@ -87,6 +103,7 @@ def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: st
     tmp = path.with_name(f".{path.name}.part")
     try:
         save_file(bundle_tensors(models, DTYPES[dtype]), str(tmp), metadata=meta)
+        canonical_header(tmp)
         os.chmod(tmp, 0o666 & ~process_umask())  # safetensors writes 0600; a bundle is for other users and tools too
         os.replace(tmp, path)
     except BaseException:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 
 from jbdiff.bundle import load_bundle, read_bundle_metadata, save_bundle
 from jbdiff.errors import CheckpointError
@@ -173,3 +174,53 @@ def test_demo_recipe_end_to_end_and_resume(tmp_path):
         p.numel() for p in old_models.unets[2].parameters())
     old_l1, new_l1 = old_models.unets[1].state_dict(), wide_models.unets[1].state_dict()
     assert old_l1.keys() == new_l1.keys() and all(torch.equal(new_l1[k], old_l1[k]) for k in old_l1)
+
+
+def test_the_same_models_give_the_same_bundle_bytes(tmp_path):
+    a = save_bundle(tmp_path / "a.safetensors", tiny_models(0), name="t")
+    b = save_bundle(tmp_path / "b.safetensors", tiny_models(0), name="t")
+    assert a == b  # safetensors alone writes its metadata in hash order: a new SHA-256 every time
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    loaded = load_bundle(tmp_path / "a.safetensors", expected_sha256=a)
+    assert sorted(loaded.unets) == sorted(tiny_models(0).unets)
+
+
+def test_export_from_bundle_reproduces_the_shipped_demo_bit_for_bit(tmp_path, capsys):
+    from jbdiff.demo import DEMO_BUNDLE, DEMO_SHA256
+    from training import export
+
+    src = tmp_path / "src.safetensors"
+    src.write_bytes(DEMO_BUNDLE.read_bytes())
+    (tmp_path / "src.safetensors.sha256").write_text(f"{DEMO_SHA256}  src.safetensors\n")
+    out = tmp_path / "again.safetensors"
+    root = Path(__file__).resolve().parents[1]
+    assert export.main(["--config", str(root / "configs" / "demo.yaml"), "--from-bundle", str(src),
+                        "--out", str(out)]) == 0
+    assert out.read_bytes() == DEMO_BUNDLE.read_bytes()  # configs/demo.yaml is what ships, exactly
+    assert DEMO_SHA256 in capsys.readouterr().out
+
+
+def test_export_from_bundle_swaps_the_sampling_and_keeps_every_tensor(tmp_path, capsys):
+    from jbdiff.config import to_dict
+    from training import export
+
+    src = tmp_path / "t.safetensors"
+    save_bundle(src, tiny_models(0), name="t")
+    cfg = tmp_path / "cfg.yaml"
+    model = to_dict(tiny_models(0).model_cfg)
+    sampling = to_dict(tiny_models(0).sampling_cfg)
+    sampling["diffusion"][2]["num_steps"] = 77
+    cfg.write_text(yaml.safe_dump({"model": model, "sampling": sampling}))
+    out = tmp_path / "u.safetensors"
+    assert export.main(["--config", str(cfg), "--from-bundle", str(src), "--out", str(out), "--name", "t"]) == 0
+    a, b = load_bundle(src), load_bundle(out)
+    assert b.sampling_cfg.level(2).num_steps == 77 and a.sampling_cfg.level(2).num_steps != 77
+    for net_a, net_b in [(a.vqvae, b.vqvae), (a.dance, b.dance), *zip(a.unets.values(), b.unets.values(), strict=True)]:
+        for (ka, va), (kb, vb) in zip(net_a.state_dict().items(), net_b.state_dict().items(), strict=True):
+            assert ka == kb and torch.equal(va, vb), ka
+    # weights come from one place only, and the source is never overwritten in place
+    assert export.main(["--config", str(cfg), "--from-bundle", str(src), "--out", str(out),
+                        "--level2", str(src)]) == 2
+    assert export.main(["--config", str(cfg), "--from-bundle", str(src), "--out", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert "drop --vqvae" in err and "is the --from-bundle file" in err

@@ -1,5 +1,8 @@
 """``python -m training.export``: trained checkpoints -> one compact model bundle (EMA weights only).
 
+With ``--from-bundle`` it re-writes an existing bundle with the --config's sampling settings instead
+(the same tensors, bit for bit): how a tuned sampling config ships without retraining.
+
 Takes the VQ-VAE (a train-vqvae checkpoint, or the one inside the level checkpoints), the three
 level checkpoints (their EMA U-Nets, which is what their state_dict holds) and the Dance
 Diffusion checkpoint (its ``diffusion_ema``), and writes ``jbdiff.bundle.save_bundle``'s file
@@ -67,13 +70,31 @@ def export_bundle(out: Path, *, model_cfg: ModelConfig, sampling_cfg: SamplingCo
         dance = build_dance(model_cfg.dd)
         load_dance_weights(dance, ckpts.read(ckpts.latest(dd)))
     models = LoadedModels(vq, unets, dance, model_cfg, sampling_cfg, name=name)
-    sizes = {"vqvae": _params(vq), **{f"level{k}": _params(v) for k, v in unets.items()}}
-    if dance is not None:
-        sizes["dd"] = _params(dance)
+    sizes = model_sizes(models)
     extra = {f"params_{k}": str(v) for k, v in sizes.items()}
     digest = save_bundle(out, models, dtype=dtype, name=name, extra=extra)
     log.info("parameters: %s", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in sizes.items()))
     return digest, models
+
+
+def model_sizes(models: LoadedModels) -> dict[str, int]:
+    """Parameter counts per network, as stored in the bundle's metadata."""
+    sizes = {"vqvae": _params(models.vqvae), **{f"level{k}": _params(v) for k, v in models.unets.items()}}
+    if models.dance is not None:
+        sizes["dd"] = _params(models.dance)
+    return sizes
+
+
+def resample_bundle(src: Path, out: Path, *, sampling_cfg: SamplingConfig, dtype: str = "float16",
+                    name: str = "demo") -> str:
+    """Write ``src``'s weights again with another sampling config; returns the new SHA-256."""
+    from jbdiff.bundle import load_bundle
+
+    if src.resolve() == out.resolve():
+        raise ConfigError(f"export: --out {out} is the --from-bundle file; write a new file, then replace it")
+    models = load_bundle(src, sampling_cfg=sampling_cfg, name=name)
+    extra = {f"params_{k}": str(v) for k, v in model_sizes(models).items()}
+    return save_bundle(out, models, dtype=dtype, name=name, extra=extra)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for lvl in (2, 1, 0):
         p.add_argument(f"--level{lvl}", type=Path, help=f"level-{lvl} checkpoint (file or folder: newest)")
     p.add_argument("--dd", type=Path, help="Dance Diffusion checkpoint (file or folder: newest)")
+    p.add_argument("--from-bundle", type=Path, help="re-write this bundle's weights with --config's sampling")
     p.add_argument("--out", type=Path, required=True, help="bundle file (.safetensors)")
     p.add_argument("--dtype", default="float16", choices=sorted(DTYPES))
     p.add_argument("--name", default="demo", help="model name stored in the bundle")
@@ -95,6 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sampling is None:
             raise ConfigError(f"{args.config}: has no sampling section; pass --sampling-config")
         levels = {lvl: getattr(args, f"level{lvl}") for lvl in (2, 1, 0) if getattr(args, f"level{lvl}")}
+        if args.from_bundle is not None:
+            if levels or args.vqvae or args.dd:
+                raise ConfigError("export: --from-bundle takes its weights from the bundle; "
+                                  "drop --vqvae, --level0/1/2 and --dd")
+            digest = resample_bundle(args.from_bundle, args.out, sampling_cfg=sampling, dtype=args.dtype,
+                                     name=args.name)
+            print(f"{args.out}  sha256 {digest}  ({args.out.stat().st_size / 1e6:.1f} MB)")
+            return 0
         digest, _ = export_bundle(args.out, model_cfg=cfg.model, sampling_cfg=sampling, levels=levels,
                                   vqvae=args.vqvae, dd=args.dd, dtype=args.dtype, name=args.name)
     except JbdiffError as exc:
