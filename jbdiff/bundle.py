@@ -2,7 +2,8 @@
 
 Layout: tensors ``vqvae.*``, ``level2.*``, ``level1.*``, ``level0.*`` and ``dd.*`` (each the
 module's own state_dict names); metadata ``jbdiff_bundle`` (format), ``name``, ``model_config``
-and ``sampling_config`` (JSON), ``dtype``. Weights are stored in fp16 by default, except the
+and ``sampling_config`` (JSON), ``dtype``, ``params_<network>`` (parameter counts); the header's
+keys are sorted, so the same weights and configs give the same bytes. Weights are stored in fp16 by default, except the
 VQ-VAE codebooks, which stay fp32 because the latent normalisation is computed from them. A
 ``<file>.sha256`` sidecar holds the file's SHA-256, which ``load_bundle`` can check.
 """
@@ -78,8 +79,16 @@ def canonical_header(path: Path) -> None:
         f.write(len(text).to_bytes(8, "little") + text + data)
 
 
+def model_sizes(models: LoadedModels) -> dict[str, int]:
+    """Parameter counts per network (stored in the bundle's metadata as ``params_<network>``)."""
+    nets = {"vqvae": models.vqvae, **{f"level{k}": v for k, v in models.unets.items()}}
+    if models.dance is not None:
+        nets["dd"] = models.dance
+    return {k: sum(p.numel() for p in net.parameters()) for k, net in nets.items()}
+
+
 def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: str = "float16",
-                name: str | None = None, extra: dict[str, str] | None = None) -> str:
+                name: str | None = None) -> str:
     """Write the bundle (atomically) and its ``.sha256`` sidecar; returns the file's SHA-256."""
     from safetensors.torch import save_file
 
@@ -98,7 +107,7 @@ def save_bundle(path: str | os.PathLike[str], models: LoadedModels, *, dtype: st
         "dd": "1" if models.dance is not None else "0",
         "model_config": json.dumps(model, sort_keys=True),
         "sampling_config": json.dumps(sampling, sort_keys=True),
-        **(extra or {}),
+        **{f"params_{k}": str(v) for k, v in model_sizes(models).items()},
     }
     tmp = path.with_name(f".{path.name}.part")
     try:

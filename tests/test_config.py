@@ -116,17 +116,14 @@ def test_a_config_extends_a_base_and_changes_only_what_it_names(tmp_path: Path) 
     assert top.model.dd.depth == 9 and top.model.dd.c_mults == base.model.dd.c_mults
 
 
-def test_bad_extends_are_clear_errors(tmp_path: Path) -> None:
-    (tmp_path / "loop_a.yaml").write_text("extends: loop_b.yaml\n")
-    (tmp_path / "loop_b.yaml").write_text("extends: loop_a.yaml\n")
-    with pytest.raises(ConfigError, match="cannot extend itself"):
-        load_config(tmp_path / "loop_a.yaml")
-    (tmp_path / "missing.yaml").write_text("extends: no-such-base\n")
-    with pytest.raises(ConfigError, match="no-such-base: no such config"):
-        load_config(tmp_path / "missing.yaml")
-    (tmp_path / "number.yaml").write_text("extends: 3\n")
-    with pytest.raises(ConfigError, match="number.yaml: extends: must name a config"):
-        load_config(tmp_path / "number.yaml")
-    (tmp_path / "badfield.yaml").write_text("extends: demo\nmodel:\n  dd: {depth: 1}\n")
-    with pytest.raises(ConfigError, match="badfield.yaml: .*depth"):
-        load_config(tmp_path / "badfield.yaml")
+@pytest.mark.parametrize("files, error", [
+    ({"loop_a.yaml": "extends: loop_b.yaml\n", "loop_b.yaml": "extends: loop_a.yaml\n"}, "cannot extend itself"),
+    ({"missing.yaml": "extends: no-such-base\n"}, "no-such-base: no such config"),
+    ({"number.yaml": "extends: 3\n"}, "number.yaml: extends: must name a config"),
+    ({"badfield.yaml": "extends: demo\nmodel:\n  dd: {depth: 1}\n"}, "badfield.yaml: .*depth"),
+])
+def test_bad_extends_are_clear_errors(tmp_path: Path, files: dict[str, str], error: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=error):
+        load_config(tmp_path / next(iter(files)))

@@ -17,17 +17,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jbdiff.bundle import DTYPES, save_bundle
+from jbdiff.bundle import DTYPES, model_sizes, save_bundle
 from jbdiff.config import ModelConfig, SamplingConfig, load_config
 from jbdiff.errors import CheckpointError, ConfigError, JbdiffError
 from jbdiff.models import LoadedModels, build_dance, build_unet, build_vqvae
 from training import checkpoints as ckpts
 
 log = logging.getLogger(__name__)
-
-
-def _params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def export_bundle(out: Path, *, model_cfg: ModelConfig, sampling_cfg: SamplingConfig,
@@ -70,19 +66,9 @@ def export_bundle(out: Path, *, model_cfg: ModelConfig, sampling_cfg: SamplingCo
         dance = build_dance(model_cfg.dd)
         load_dance_weights(dance, ckpts.read(ckpts.latest(dd)))
     models = LoadedModels(vq, unets, dance, model_cfg, sampling_cfg, name=name)
-    sizes = model_sizes(models)
-    extra = {f"params_{k}": str(v) for k, v in sizes.items()}
-    digest = save_bundle(out, models, dtype=dtype, name=name, extra=extra)
-    log.info("parameters: %s", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in sizes.items()))
+    digest = save_bundle(out, models, dtype=dtype, name=name)
+    log.info("parameters: %s", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in model_sizes(models).items()))
     return digest, models
-
-
-def model_sizes(models: LoadedModels) -> dict[str, int]:
-    """Parameter counts per network, as stored in the bundle's metadata."""
-    sizes = {"vqvae": _params(models.vqvae), **{f"level{k}": _params(v) for k, v in models.unets.items()}}
-    if models.dance is not None:
-        sizes["dd"] = _params(models.dance)
-    return sizes
 
 
 def resample_bundle(src: Path, out: Path, *, sampling_cfg: SamplingConfig, dtype: str = "float16",
@@ -92,9 +78,7 @@ def resample_bundle(src: Path, out: Path, *, sampling_cfg: SamplingConfig, dtype
 
     if src.resolve() == out.resolve():
         raise ConfigError(f"export: --out {out} is the --from-bundle file; write a new file, then replace it")
-    models = load_bundle(src, sampling_cfg=sampling_cfg, name=name)
-    extra = {f"params_{k}": str(v) for k, v in model_sizes(models).items()}
-    return save_bundle(out, models, dtype=dtype, name=name, extra=extra)
+    return save_bundle(out, load_bundle(src, sampling_cfg=sampling_cfg, name=name), dtype=dtype, name=name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,10 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "drop --vqvae, --level0/1/2 and --dd")
             digest = resample_bundle(args.from_bundle, args.out, sampling_cfg=sampling, dtype=args.dtype,
                                      name=args.name)
-            print(f"{args.out}  sha256 {digest}  ({args.out.stat().st_size / 1e6:.1f} MB)")
-            return 0
-        digest, _ = export_bundle(args.out, model_cfg=cfg.model, sampling_cfg=sampling, levels=levels,
-                                  vqvae=args.vqvae, dd=args.dd, dtype=args.dtype, name=args.name)
+        else:
+            digest, _ = export_bundle(args.out, model_cfg=cfg.model, sampling_cfg=sampling, levels=levels,
+                                      vqvae=args.vqvae, dd=args.dd, dtype=args.dtype, name=args.name)
     except JbdiffError as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
