@@ -13,7 +13,9 @@ pipeline runs with PipelineOptions.compile); compile-cl-taps+graph with --taps (
 cubic resampling as pointwise taps that inductor fuses), and compile-cl-taps-<stats>+graph per
 --gn-stats formulation of the GroupNorm statistics (compile-cl-taps-fw-<stats>+graph with
 --fast-weights; --gn-min-row sets where "chunks" starts splitting); compile-cl-taps-fw+graph with --fast-weights;
-compile-cl-taps-fw-g<N>+graph per --small-gemm length (convs at levels <= N samples as GEMMs).
+compile-cl-taps-fw+graph also runs batch-1 convs at levels <= 1,024 samples as tap GEMMs, as the
+pipeline does; compile-cl-taps-fw-g<N>+graph per --small-gemm length moves that limit (0: cuDNN's
+convs everywhere, the path before session 9).
 --modes keeps only the named modes. Weights are random unless --weights points at a checkpoint
 (timing does not depend on values). Prints one table row per (mode, dtype, batch), with the first
 call's seconds (compile time) for compiled modes.
@@ -37,6 +39,7 @@ import jbdiff.dance.blocks as dance_blocks  # noqa: E402
 from jbdiff.accel import GraphedCall, autocast_call, compiled, graphed  # noqa: E402
 from jbdiff.dance import TINY_DANCE, DanceShape, DanceUNet  # noqa: E402
 from jbdiff.dance.checkpoint import load_dance_weights  # noqa: E402
+from jbdiff.pipeline import DD_GEMM_MAX_LEN  # noqa: E402
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -77,8 +80,8 @@ def parse_args() -> argparse.Namespace:
                    help="also time compile-cl-taps-fw+graph: compile-cl-taps+graph reading bf16 weight buffers "
                         "(DanceUNet.set_fast_weights) instead of casting the weights every call")
     p.add_argument("--small-gemm", default=None,
-                   help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose convs at levels "
-                        "no longer than N run as one GEMM (DanceUNet.set_small_gemm)")
+                   help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose batch-1 convs at levels "
+                        "no longer than N run as one GEMM over the taps (DanceUNet.set_small_gemm)")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
@@ -228,8 +231,9 @@ def main() -> int:
 
             if cl is not None and args.taps:
                 modes.append(("compile-cl-taps+graph", graphed_compile(taps_net())))
-            if cl is not None and args.fast_weights:
-                modes.append(("compile-cl-taps-fw+graph", graphed_compile(taps_net(), fast_weights=True)))
+            if cl is not None and args.fast_weights:  # what the compiled pipeline runs
+                modes.append(("compile-cl-taps-fw+graph",
+                              graphed_compile(taps_net().set_small_gemm(DD_GEMM_MAX_LEN), fast_weights=True)))
             for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
                 modes.append((f"compile-cl-taps-fw-g{n}+graph",
                               graphed_compile(taps_net().set_small_gemm(n), fast_weights=True)))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|small-gemm|b1-knobs|gn-chunks|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|b1-knobs|gn-chunks|split-k|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -89,17 +89,6 @@ case "${1:-nets}" in
     timeout 150 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
       --batch 21 --modes compile-cl-taps-fw+graph --iters 10 2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/fast_weights.txt"
     ;;
-  small-gemm)  # issue 15, batch 1 still 5.57 ms with fast weights: the deep levels' convs (84 cuDNN
-    # kernels at 8.5 us) as one GEMM each, up to 256 and 2048 samples, with kernel profiles; then batch 8 and 21.
-    timeout 330 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
-      --batch 1 --small-gemm "${GEMM_LENS:-256,2048}" --iters 50 --profile \
-      --modes "compile-cl-taps-fw+graph,compile-cl-taps-fw-g${GEMM_A:-256}+graph,compile-cl-taps-fw-g${GEMM_B:-2048}+graph" \
-      2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/small_gemm.txt"
-    timeout 240 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
-      --batch 8,21 --small-gemm "${GEMM_A:-256}" --iters 10 --modes "compile-cl-taps-fw-g${GEMM_A:-256}+graph" \
-      2>&1 | grep -v "W[0-9]\{4\} " | tee -a "$out/small_gemm.txt"
-    grep -h "^compile\|^kernel group\|^conv \|^triton\|^gemm\|^total\|^---" "$out/small_gemm.txt"
-    ;;
   b1-knobs)  # issue 15, batch 1 at 5.28 ms with cudnn.benchmark: inductor settings that cut kernels or
     # gaps (one-kernel cooperative reductions instead of split ones; autotuned conv/GEMM templates with
     # prologue and epilogue fusion; horizontal combo kernels), each with its kernel profile.
@@ -125,6 +114,20 @@ case "${1:-nets}" in
       timeout 125 python3 $b $run 2>&1 | grep -v "W[0-9]\{4\} " >> "$out/gn_chunks.txt"
     done
     grep -h "^===\|^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^other\|rror" "$out/gn_chunks.txt"
+    ;;
+  split-k)  # issue 15, batch 1: the deep levels' convs (84 cuDNN kernels of 64x64 tiles at 8.6 us) as one
+    # batched GEMM over the taps each (blocks.conv_as_gemm), each run with its kernel profile. RUNS: N
+    # (batch-1 convs at levels <= N samples as GEMMs: 0 = cuDNN everywhere, the path before session 9;
+    # 1024 = as shipped since), optionally N/key=value for an inductor setting; EXTRA: more
+    # bench/dance.py flags for every run.
+    b="bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 --batch 1 --iters 50 --profile ${EXTRA:-}"
+    for spec in ${RUNS:-0 512 1024 0}; do
+      n=${spec%%/*}; knob=; [ "$spec" = "$n" ] || knob="--inductor ${spec#*/}"
+      echo "=== g$n $knob" | tee -a "$out/split_k.txt"
+      timeout ${LIMIT:-180} python3 $b --small-gemm $n --modes compile-cl-taps-fw-g$n+graph $knob 2>&1 \
+        | grep -v "W[0-9]\{4\} " >> "$out/split_k.txt"
+    done
+    grep -h "^===\|^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^other\|^cast\|rror" "$out/split_k.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the

@@ -40,14 +40,14 @@ def test_compiled_pipeline_renders_what_the_plain_path_renders(dd_resample: str)
         assert np.allclose(audio, fast.level_audio[level], atol=1e-5)
 
 
-@pytest.mark.parametrize("resample", ["conv", "taps"])
-def test_compiled_channels_last_dance_matches_eager(resample: str) -> None:
+@pytest.mark.parametrize("resample,gemm,batch", [("conv", 0, 2), ("taps", 0, 2), ("taps", 1024, 1)])
+def test_compiled_channels_last_dance_matches_eager(resample: str, gemm: int, batch: int) -> None:
     torch.manual_seed(0)
     model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True)
-    x, t = torch.randn(2, 2, 128), torch.rand(2)
+    x, t = torch.randn(batch, 2, 128), torch.rand(batch)
     with torch.inference_mode():
         reference = model(x, t)
-    model.set_resample_impl(resample)
+    model.set_resample_impl(resample).set_small_gemm(gemm)  # gemm: the compiled pipeline's batch-1 convs
     fn = compiled(lambda a, b: model(a, b), backend="aot_eager")
     with torch.inference_mode():
         expected = model(x, t)
@@ -101,6 +101,10 @@ def test_cuda_default_reads_jbdiff_compile(monkeypatch) -> None:
     assert PipelineOptions(dd_fast_weights=True).dd_weights_as_buffers
     with pytest.raises(ConfigError, match="dd_fast_weights"):
         PipelineOptions(dd_fast_weights="yes").validate()
+    # Batch-1 stereo convs of the deep levels run as tap GEMMs only where inductor fuses their sum.
+    assert PipelineOptions(compile="default").dd_gemm_max_len == 1024
+    assert PipelineOptions().dd_gemm_max_len == 0
+    assert PipelineOptions.for_device(cuda).plain().dd_gemm_max_len == 0
     assert PipelineOptions.for_device(torch.device("cpu")).compile == "off"
     monkeypatch.setenv("JBDIFF_PLAIN", "1")
     assert not PipelineOptions.for_device(cuda).fast

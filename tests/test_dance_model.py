@@ -374,38 +374,46 @@ def test_weights_version_changes_with_in_place_updates() -> None:
     assert weights_version(model) != v0
 
 
-@pytest.mark.parametrize("kernel,padding,bias", [(5, 2, True), (1, 0, False)])
-def test_a_short_conv_as_one_gemm_equals_the_conv(kernel: int, padding: int, bias: bool) -> None:
-    from jbdiff.dance.blocks import Conv1d
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("kernel,padding,bias", [(5, 2, True), (3, 1, False), (1, 0, False)])
+def test_a_conv_as_one_gemm_over_its_taps_equals_the_conv(kernel: int, padding: int, bias: bool,
+                                                          batch: int) -> None:
+    from jbdiff.dance.blocks import Conv1d, conv_as_gemm
 
     torch.manual_seed(0)
     conv = Conv1d(6, 4, kernel, padding=padding, bias=bias).double()
-    x = to_fast_layout(torch.randn(3, 6, 11, dtype=torch.float64))
+    x = to_fast_layout(torch.randn(batch, 6, 11, dtype=torch.float64))
+    matrix = conv.weight_4d(torch.float64).permute(0, 2, 3, 1).reshape(4, -1)
     with torch.no_grad():
         expected = conv(x)
-        conv.gemm_max_len = 11
-        got = conv(x)
-    assert got.shape == expected.shape == (3, 4, 1, 11)
+        got = conv_as_gemm(x, matrix, conv.bias, kernel, padding)
+    assert got.shape == expected.shape == (batch, 4, 1, 11)
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(got, expected, atol=1e-12)
-    assert torch.allclose(from_fast_layout(got), conv.double()._conv_forward(from_fast_layout(x), conv.weight,
-                                                                             conv.bias), atol=1e-12)
+    # The zero padding stays inside each sample: the edges match the conv on each sample alone.
+    assert torch.allclose(from_fast_layout(got), conv._conv_forward(from_fast_layout(x), conv.weight, conv.bias),
+                          atol=1e-12)
 
 
-def test_small_gemm_covers_only_the_short_levels_and_keeps_the_result(monkeypatch) -> None:
+def test_small_gemm_covers_only_batch_1_calls_at_the_short_levels_and_keeps_the_result(monkeypatch) -> None:
     import jbdiff.dance.blocks as blocks
 
     torch.manual_seed(0)
     model = DanceUNet.from_shape(TINY_DANCE).eval().double().set_channels_last(True)
-    x, t = torch.randn(2, 2, 2048, dtype=torch.float64), torch.rand(2, dtype=torch.float64)
     lengths: list[int] = []
     real = blocks.conv_as_gemm
     monkeypatch.setattr(blocks, "conv_as_gemm", lambda x, *a: lengths.append(x.shape[-1]) or real(x, *a))
-    with torch.no_grad():
-        expected = model(x, t)
-        assert not lengths
-        got = model.set_small_gemm(256)(x, t)
-    assert lengths and max(lengths) == 256
-    assert torch.allclose(got, expected, atol=1e-10)
+    for batch in (1, 2):
+        x, t = torch.randn(batch, 2, 2048, dtype=torch.float64), torch.rand(batch, dtype=torch.float64)
+        with torch.no_grad():
+            expected = model.set_small_gemm(0)(x, t)
+            assert not lengths
+            got = model.set_small_gemm(256)(x, t)
+        assert torch.allclose(got, expected, atol=1e-10)
+        if batch == 1:
+            assert lengths and max(lengths) == 256 and min(lengths) < 256
+            lengths.clear()
+        else:
+            assert not lengths                   # batched calls keep cuDNN's convs
     with pytest.raises(ValueError, match="small-gemm"):
         model.set_small_gemm(-1)

@@ -161,7 +161,7 @@ class Conv1d(nn.Conv1d):
 
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
-    gemm_max_len = 0   # fast layout: lengths up to this run as one matrix product (see conv_as_gemm)
+    gemm_max_len = 0   # fast layout, batch 1: lengths up to this run as one batched GEMM (see conv_as_gemm)
 
     @staticmethod
     def _as_4d(w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -195,7 +195,8 @@ class Conv1d(nn.Conv1d):
         fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
         bias = None if self.bias is None else (self.bias_fast if fast else self.bias.to(dtype))
         weight = self.weight_fast if fast else self.weight_4d(dtype)
-        if x.shape[-1] <= self.gemm_max_len and self.stride[0] == 1 and self.dilation[0] == 1 and self.groups == 1:
+        if (x.shape[-1] <= self.gemm_max_len and x.shape[0] == 1 and self.stride[0] == 1
+                and self.dilation[0] == 1 and self.groups == 1):
             # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
             matrix = weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
             return conv_as_gemm(x.to(dtype), matrix, bias, self.kernel_size[0], self.padding[0])
@@ -210,20 +211,31 @@ class Conv1d(nn.Conv1d):
 def conv_as_gemm(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernel: int, padding: int
 ) -> torch.Tensor:
-    """A stride-1 conv on the fast layout as one matrix product of the unfolded input and the
-    [out, kernel * in] weight (tap-major, as the 4-D channels-last weight lies), for short lengths.
+    """A stride-1 conv on the fast layout as one batched GEMM over its taps, for short lengths.
 
-    Built to test whether cuBLAS beats cuDNN's implicit-GEMM tiles at the deep levels (a few
-    hundred steps, 512 channels). On an H100 it did not (docs/benchmarks.md, session 6), so only
-    DanceUNet.set_small_gemm turns it on, for benchmarks.
+    Every tap multiplies the same [B * T, in] rows (the memory as it lies, broadcast over the taps,
+    no copy) by its [in, out] slice of the tap-major [out, kernel * in] weight; the conv is then
+    the taps' products shifted by their offsets and summed, which a compiled graph fuses into the
+    consumer. At batch 1 the kernel-fold batch gives the deep levels' few hundred rows enough
+    thread blocks (cuDNN's implicit GEMM runs them on a few dozen) and needs neither a padded copy
+    nor an unfold. Each tap's product is rounded to the compute dtype before the sum (cuDNN rounds
+    only the sum): the same size of error as the bf16 activations around it.
     """
     b, c, _, t = x.shape
-    rows = x.permute(0, 2, 3, 1).reshape(b, t, c)          # the memory as it lies: [B, T, C]
-    if padding:
-        rows = F.pad(rows, (0, 0, padding, padding))
-    cols = torch.cat([rows[:, k:k + t] for k in range(kernel)], dim=2).reshape(b * t, kernel * c)
-    y = F.linear(cols, weight, bias)
-    return y.view(b, 1, t, -1).permute(0, 3, 1, 2)           # [B, out, 1, T] channels-last
+    out = weight.shape[0]
+    rows = x.permute(0, 2, 3, 1).reshape(1, b * t, c)       # the memory as it lies: [1, B*T, C]
+    taps = weight.view(out, kernel, c).permute(1, 2, 0)       # [kernel, in, out], no copy
+    prod = torch.bmm(rows.expand(kernel, b * t, c), taps).view(kernel, b, t, out)
+    if kernel == 1 and padding == 0:
+        y = prod[0]
+    else:
+        # y[t] = sum_k prod[k, t + k - padding], zero outside the sample (the conv's zero padding)
+        right = kernel - 1 - padding
+        prod = F.pad(prod, (0, 0, padding, right))
+        y = sum(prod[k, :, k:k + t] for k in range(kernel))
+    if bias is not None:
+        y = y + bias
+    return y.view(b, 1, t, out).permute(0, 3, 1, 2)           # [B, out, 1, T] channels-last
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:

@@ -213,8 +213,9 @@ class DanceUNet(nn.Module):
         return self
 
     def set_small_gemm(self, max_len: int) -> DanceUNet:
-        """On the fast layout, run the convs of levels no longer than ``max_len`` as one matrix
-        product each (blocks.conv_as_gemm; 0 = never). The same sums in another order."""
+        """On the fast layout, run the convs of levels no longer than ``max_len`` in batch-1 calls as
+        one batched GEMM over the taps each (blocks.conv_as_gemm; 0 = never). The same sums in
+        another order; the compiled pipeline turns it on (PipelineOptions.dd_gemm_max_len)."""
         if not isinstance(max_len, int) or max_len < 0:
             raise ValueError(f"small-gemm length must be an integer >= 0, got {max_len!r}")
         for module in self.modules():
