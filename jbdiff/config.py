@@ -35,6 +35,7 @@ COMPILE_MODES = ("off", "default", "max-autotune")
 """Values of PipelineOptions.compile / JBDIFF_COMPILE / --compile: no compiler, inductor, inductor
 with autotuned kernels (here, not in jbdiff.accel, so the CLI parses without importing torch)."""
 LEVELS: tuple[int, ...] = (2, 1, 0)
+LEVEL_SAMPLERS = ("ddim", "dpmpp-2m")
 HOP_LENGTHS: dict[int, int] = {0: 8, 1: 32, 2: 128}
 
 
@@ -146,12 +147,15 @@ class ModelConfig:
 
 @dataclass
 class LevelSamplingConfig:
-    """``sampling.diffusion.<level>``: steps, guidance and init strength for one level."""
+    """``sampling.diffusion.<level>``: steps, guidance, init strength and sampler for one level."""
 
     num_steps: int = field(default=50, metadata=rng(1, 10000))
     embedding_strength: float = field(default=1.0, metadata=rng(0.0, 50.0))
     init_strength: float = field(default=0.0, metadata=rng(0.0, 1.0))
     ckpt_loc: str | None = None
+    # Not in the seed's YAML: "ddim" is its VSampler; "dpmpp-2m" (DPM-Solver++(2M)) is second order
+    # at the same cost per step. The draft preset uses dpmpp-2m at every level.
+    sampler: str = field(default="ddim", metadata=choice(*LEVEL_SAMPLERS))
 
 
 @dataclass

@@ -456,7 +456,8 @@ class _Run:
 
         # Draft: a quarter of the steps (see num_steps) with a second-order sampler, which keeps
         # the result much closer to the standard one than the same few DDIM steps would.
-        sampler = sample_dpmpp_2m_v if self.req.quality == "draft" else sample_v
+        second_order = self.req.quality == "draft" or self.sampling_cfg.level(level).sampler == "dpmpp-2m"
+        sampler = sample_dpmpp_2m_v if second_order else sample_v
 
         unet = self.models.unets[level]
         sigmas = get_sigmas_linear(steps, device=self.device)

@@ -72,6 +72,8 @@ def test_every_bundled_config_loads() -> None:
         (lambda d: d["model"]["diffusion"][0].update(net_t="my.Net"), r"model\.diffusion\.0\.net_t: 'my\.Net' is not allowed"),
         (lambda d: d["sampling"]["diffusion"][2].update(embedding_strength=-1), r"embedding_strength: -1\.0 is out of range"),
         (lambda d: d.update(extra=1), r"extra: unknown top-level key"),
+        (lambda d: d["sampling"]["diffusion"][2].update(sampler="euler"),
+         r"sampling\.diffusion\.2\.sampler: 'euler' is not allowed \(allowed: 'ddim', 'dpmpp-2m'\)"),
     ],
 )
 def test_invalid_values_name_the_field(mutate, match: str, tmp_path: Path) -> None:

@@ -279,6 +279,24 @@ def test_draft_quality_runs_end_to_end_with_fewer_steps(pipe: Pipeline) -> None:
     assert not np.array_equal(draft.audio, standard.audio)
 
 
+def test_a_levels_sampler_setting_picks_dpmpp_2m_as_the_draft_preset_does() -> None:
+    import dataclasses
+
+    pipe = Pipeline.tiny(device="cpu", seed=0)
+    cfg = pipe.models.sampling_cfg.diffusion
+    base = dict(levels="2", use_dd=False, num_steps={})
+    cfg[2] = dataclasses.replace(cfg[2], num_steps=16)
+    draft = pipe.generate(req(quality="draft", **base))            # 4 steps of DPM-Solver++(2M)
+    cfg[2] = dataclasses.replace(cfg[2], num_steps=4)
+    ddim = pipe.generate(req(**base))
+    cfg[2] = dataclasses.replace(cfg[2], sampler="dpmpp-2m")
+    second_order = pipe.generate(req(**base))
+    assert draft.metadata["num_steps"]["2"] == second_order.metadata["num_steps"]["2"] == 4
+    assert np.array_equal(second_order.level_audio[2], draft.level_audio[2])
+    assert not np.array_equal(second_order.level_audio[2], ddim.level_audio[2])
+    assert second_order.metadata["sampling_config"]["diffusion"][2]["sampler"] == "dpmpp-2m"
+
+
 def test_cfg_mixed_outside_the_network_equals_the_unets_own_guidance(pipe: Pipeline) -> None:
     import torch
 
