@@ -504,6 +504,11 @@ class _Run:
         """The stereo stage reads bf16 weight buffers: asked for, and on the bf16 channels-last path."""
         return self.opts.dd_weights_as_buffers and self.opts.bf16 and self.dd_channels_last
 
+    @property
+    def dd_gemm_max_len(self) -> int:
+        """Batch-1 stereo convs as tap GEMMs up to this level length: the option, on the channels-last path."""
+        return self.opts.dd_gemm_max_len if self.dd_channels_last else 0
+
     def dance(self, mono: torch.Tensor) -> torch.Tensor:
         """Mono [T] -> stereo [2, T] through Dance Diffusion in overlapping batched windows."""
         from jbdiff.dance.sampling import dd_refine
@@ -523,8 +528,8 @@ class _Run:
         model.set_channels_last(channels_last).set_resample_impl("taps" if self.opts.dd_taps else "conv")
         # bf16 weight buffers, refreshed in place from the parameters on every request.
         model.set_fast_weights(torch.bfloat16 if self.dd_fast_weights else None)
-        model.set_small_gemm(self.opts.dd_gemm_max_len if channels_last else 0)
-        key = (channels_last, self.opts.dd_taps, self.dd_fast_weights, self.opts.dd_gemm_max_len)
+        model.set_small_gemm(self.dd_gemm_max_len)
+        key = (channels_last, self.opts.dd_taps, self.dd_fast_weights, self.dd_gemm_max_len)
         net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model)
         outs = []
         for bi, rows in enumerate(batches):
@@ -554,7 +559,7 @@ class _Run:
                           "channels_last": self.dd_channels_last,
                           "dd_taps": self.opts.dd_taps,
                           "dd_fast_weights": self.dd_fast_weights,
-                          "dd_gemm_max_len": self.opts.dd_gemm_max_len if self.dd_channels_last else 0,
+                          "dd_gemm_max_len": self.dd_gemm_max_len,
                           "compile": self.opts.compile},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),
