@@ -82,6 +82,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--small-gemm", default=None,
                    help="comma-separated lengths: compile-cl-taps-fw-g<N>+graph modes, whose batch-1 convs at levels "
                         "no longer than N run as one GEMM over the taps (DanceUNet.set_small_gemm)")
+    p.add_argument("--variants", default="",
+                   help="comma-separated variants of the pipeline's compiled call (compile-cl-taps-fw+graph), "
+                        "each a '+'-joined list of changes applied in order: s9 (the path as session 9 shipped "
+                        "it: none of the following), pdl / no-pdl (programmatic dependent launch), align / "
+                        "no-align (odd channel counts zero-padded), fold / no-fold (the first block reads audio "
+                        "and time features apart: DanceUNet.set_fold_embed), sums (GroupNorm statistics as sum "
+                        "and sum of squares), thrN (inductor realize_opcount_threshold=N, 0 = inductor's "
+                        "default); adds modes compile-cl-taps-fw-<variant>+graph and prints each one's largest "
+                        "difference from compile-cl-taps-fw+graph")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")
@@ -205,8 +214,9 @@ def main() -> int:
         for impl in ("flat", "torch"):
             variant = copy_of_base().set_groupnorm_impl(impl)
             modes.append((f"{impl}-gn", lambda dt, m=variant: (m, dt)))
-    def compile_of(model: DanceUNet, dt: torch.dtype | None) -> Callable:
-        return compiled(autocast_call(model, dt), args.compile_mode)
+    def compile_of(model: DanceUNet, dt: torch.dtype | None, pdl: bool = False,
+                   options: dict | None = None) -> Callable:
+        return compiled(autocast_call(model, dt), args.compile_mode, pdl=pdl, options=options)
 
     if args.compile:
         modes.append(("compile", lambda dt: (compile_of(base, dt), None)))
@@ -225,15 +235,39 @@ def main() -> int:
             def taps_net() -> DanceUNet:
                 return copy_of_base().set_channels_last(True).set_resample_impl("taps")
 
-            def graphed_compile(model: DanceUNet, fast_weights: bool = False) -> Callable:
-                return lambda dt: (GraphedCall(compile_of(model.set_fast_weights(dt) if fast_weights else model, dt)),
-                                   None)
+            def graphed_compile(model: DanceUNet, fast_weights: bool = False, pdl: bool = False,
+                                options: dict | None = None, align: bool = False) -> Callable:
+                return lambda dt: (GraphedCall(compile_of(model.set_fast_weights(dt, align) if fast_weights else model,
+                                                          dt, pdl, options)), None)
 
             if cl is not None and args.taps:
                 modes.append(("compile-cl-taps+graph", graphed_compile(taps_net())))
+            def pipeline_net(feats: dict) -> Callable:
+                """The pipeline's compiled stereo call (Pipeline.dance with compile on), changed by feats."""
+                net = taps_net().set_small_gemm(DD_GEMM_MAX_LEN).set_fold_embed(feats["fold"])
+                if feats["sums"]:
+                    net.set_groupnorm_stats("sums")
+                opts = {"realize_opcount_threshold": feats["thr"]} if feats["thr"] else None
+                return graphed_compile(net, fast_weights=True, pdl=feats["pdl"], options=opts, align=feats["align"])
+
+            # The pipeline launches early only when every stereo call of a request has batch 1.
+            shipped = {"pdl": batches == [1], "align": True, "fold": True, "sums": False, "thr": 0}
             if cl is not None and args.fast_weights:  # what the compiled pipeline runs
-                modes.append(("compile-cl-taps-fw+graph",
-                              graphed_compile(taps_net().set_small_gemm(DD_GEMM_MAX_LEN), fast_weights=True)))
+                modes.append(("compile-cl-taps-fw+graph", pipeline_net(shipped)))
+            for variant in ([] if cl is None else [v.strip() for v in args.variants.split(",") if v.strip()]):
+                feats = dict(shipped)
+                for f in variant.split("+"):
+                    if f == "s9":      # the path as session 9 shipped it
+                        feats.update(pdl=False, align=False, fold=False, thr=0)
+                    elif f in ("pdl", "align", "fold", "sums"):
+                        feats[f] = True
+                    elif f.startswith("no-") and f[3:] in ("pdl", "align", "fold"):
+                        feats[f[3:]] = False
+                    elif f.startswith("thr") and f[3:].isdigit():
+                        feats["thr"] = int(f[3:])
+                    else:
+                        raise SystemExit(f"--variants: unknown feature {f!r} in {variant!r}")
+                modes.append((f"compile-cl-taps-fw-{variant}+graph", pipeline_net(feats)))
             for n in ([] if cl is None or not args.small_gemm else [int(v) for v in args.small_gemm.split(",")]):
                 modes.append((f"compile-cl-taps-fw-g{n}+graph",
                               graphed_compile(taps_net().set_small_gemm(n), fast_weights=True)))
@@ -253,6 +287,7 @@ def main() -> int:
         f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}; cudnn.benchmark={torch.backends.cudnn.benchmark}"
     )
     profiles: list[tuple[Callable[[], torch.Tensor], str]] = []
+    outputs: dict[tuple[str, str, int], torch.Tensor] = {}  # for the --variants differences
     print(
         f"{'mode':<28}{'dtype':<6}{'batch':>6}{'ms/forward':>12}{'ms/window':>11}{'windows/s':>11}"
         f"{'first s':>9}{'peak GiB':>10}"
@@ -279,6 +314,8 @@ def main() -> int:
                     sync(device)
                     first = time.perf_counter() - start
                     ms = time_forward(call, device, args.iters, args.warmup)
+                    if args.variants and mode.startswith("compile-cl-taps-fw"):
+                        outputs[(mode, dname, batch)] = call().float().clone()
                 except Exception as e:  # noqa: BLE001 - report and go on with the next mode
                     print(f"{mode:<28}{dname:<6}{batch:>6}  failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
                     continue
@@ -289,6 +326,11 @@ def main() -> int:
                 )
                 if args.profile and (mode.startswith("eager") or mode.startswith("compile")) and batch == batches[0]:
                     profiles.append((call, f"{mode} {dname} batch {batch}"))
+    for (mode, dname, batch), out in outputs.items():
+        ref = outputs.get(("compile-cl-taps-fw+graph", dname, batch))
+        if mode != "compile-cl-taps-fw+graph" and ref is not None:
+            print(f"difference {mode} {dname} batch {batch}: max |d| {(out - ref).abs().max().item():.3g} "
+                  f"(output max |x| {ref.abs().max().item():.3g})")
     for call, title in profiles:
         profile_forward(call, device, title)
     return 0

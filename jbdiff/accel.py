@@ -125,7 +125,8 @@ def own_code(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     return copy
 
 
-def compiled(fn: Callable[..., torch.Tensor], mode: str = "default", backend: str = "inductor") -> Callable[..., torch.Tensor]:
+def compiled(fn: Callable[..., torch.Tensor], mode: str = "default", backend: str = "inductor", *,
+             pdl: bool = False, options: dict[str, object] | None = None) -> Callable[..., torch.Tensor]:
     """``fn`` through torch.compile for inference: fused elementwise, norm and resampling kernels.
 
     Each compiled call traces its own copy of ``fn``'s code (see own_code), so it compiles with
@@ -136,13 +137,18 @@ def compiled(fn: Callable[..., torch.Tensor], mode: str = "default", backend: st
     through torch.compile's options) folds those casts, but it made the cold compile of a 30-s
     request take over 9.5 minutes instead of about 6.5, so it stays off. ``backend`` other than
     inductor (e.g. "aot_eager") is for tests: the same tracing without code generation.
+    ``pdl`` lets each generated kernel start while the one before it finishes (programmatic
+    dependent launch; inductor emits it only for CUDA devices of compute capability 9.0 or newer).
+    ``options`` are more inductor settings for this compile only (e.g. realize_opcount_threshold).
     """
     if mode not in COMPILE_MODES or mode == "off":
         raise ValueError(f"compile mode must be one of {COMPILE_MODES[1:]}, got {mode!r}")
-    options = None
+    settings: dict[str, object] = dict(options or {}) if backend == "inductor" else {}
     if backend == "inductor" and mode == "max-autotune":  # autotuned templates, without inductor's own graphs
-        options = {"max_autotune": True, "triton.cudagraphs": False}
-    return torch.compile(own_code(fn), backend=backend, options=options)
+        settings.update({"max_autotune": True, "triton.cudagraphs": False})
+    if backend == "inductor" and pdl:
+        settings["triton.enable_pdl"] = True
+    return torch.compile(own_code(fn), backend=backend, options=settings or None)
 
 
 def weights_version(module: torch.nn.Module) -> int:

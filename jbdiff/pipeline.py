@@ -175,12 +175,12 @@ class Pipeline:
         self._options = options.validate()
 
     def network_call(self, name: str, fn: Callable[..., torch.Tensor], key: Hashable,
-                     module: torch.nn.Module | None = None) -> Callable[..., torch.Tensor]:
+                     module: torch.nn.Module | None = None, *, pdl: bool = False) -> Callable[..., torch.Tensor]:
         """``fn`` under the configured precision, compiled and replayed from CUDA graphs when enabled.
 
         Calls are keyed on ``module``'s weights version: CUDA graphs replay the weights (and the
         channels-last Dance layout's cached ones) they captured, so weights changed in place build
-        a new call.
+        a new call. ``pdl`` goes to accel.compiled when compiling.
         """
         opts = self.options
         on_cuda = self.device.type == "cuda"
@@ -191,12 +191,12 @@ class Pipeline:
         if module is not None:
             key = (key, weights_version(module))
         # Keyed by every option too: options may change between requests (bench, debugging).
-        cache_key = (name, key, dtype, graphs, opts.compile, opts.compile_backend)
+        cache_key = (name, key, dtype, graphs, opts.compile, opts.compile_backend, pdl)
         runner = self._calls.get(cache_key)
         if runner is None:
             call = autocast_call(fn, dtype)
             if opts.compile != "off":
-                call = compiled(call, opts.compile, backend=opts.compile_backend)
+                call = compiled(call, opts.compile, backend=opts.compile_backend, pdl=pdl)
             runner = self._calls[cache_key] = GraphedCall(call) if graphs else call
         return runner
 
@@ -509,6 +509,14 @@ class _Run:
         """Batch-1 stereo convs as tap GEMMs up to this level length: the option, on the channels-last path."""
         return self.opts.dd_gemm_max_len if self.dd_channels_last else 0
 
+    @property
+    def dd_batch1_tuning(self) -> bool:
+        """Compiled channels-last batch-1 stereo calls fold the time features out of the first block,
+        read channel-aligned copies of the first and last convs and launch dependent kernels early
+        (H100: 5.17 -> 4.96 ms per call; the same at batch 21 cost 6 %, so larger batches keep the
+        plain compiled call; docs/benchmarks.md, session 10)."""
+        return self.dd_channels_last and self.opts.compile != "off"
+
     def dance(self, mono: torch.Tensor) -> torch.Tensor:
         """Mono [T] -> stereo [2, T] through Dance Diffusion in overlapping batched windows."""
         from jbdiff.dance.sampling import dd_refine
@@ -527,10 +535,12 @@ class _Run:
         channels_last = self.dd_channels_last
         model.set_channels_last(channels_last).set_resample_impl("taps" if self.opts.dd_taps else "conv")
         # bf16 weight buffers, refreshed in place from the parameters on every request.
-        model.set_fast_weights(torch.bfloat16 if self.dd_fast_weights else None)
-        model.set_small_gemm(self.dd_gemm_max_len)
-        key = (channels_last, self.opts.dd_taps, self.dd_fast_weights, self.dd_gemm_max_len)
-        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model)
+        tuned = self.dd_batch1_tuning   # the model applies fold and aligned weights to batch-1 calls only
+        model.set_fast_weights(torch.bfloat16 if self.dd_fast_weights else None, align=tuned)
+        model.set_small_gemm(self.dd_gemm_max_len).set_fold_embed(tuned)
+        pdl = tuned and max((rows.stop - rows.start for rows in batches), default=0) == 1
+        key = (channels_last, self.opts.dd_taps, self.dd_fast_weights, self.dd_gemm_max_len, tuned)
+        net = self.pipe.network_call("dd", lambda x, t: model(x, t), key=key, module=model, pdl=pdl)
         outs = []
         for bi, rows in enumerate(batches):
             def callback(info: dict, bi: int = bi) -> None:
@@ -560,6 +570,7 @@ class _Run:
                           "dd_taps": self.opts.dd_taps,
                           "dd_fast_weights": self.dd_fast_weights,
                           "dd_gemm_max_len": self.dd_gemm_max_len,
+                          "dd_batch1_tuning": self.dd_batch1_tuning,
                           "compile": self.opts.compile},
             "model": self.models.name,
             "checkpoints": dict(self.models.hashes),

@@ -116,7 +116,8 @@ def test_sample_plain_flag_records_the_plain_path(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     meta = json.loads(next(tmp_path.glob("*/generation.json")).read_text())
     assert meta["fast_path"] == {"bf16": False, "cuda_graphs": False, "channels_last": False, "compile": "off",
-                                 "dd_taps": False, "dd_fast_weights": False, "dd_gemm_max_len": 0}
+                                 "dd_taps": False, "dd_fast_weights": False, "dd_gemm_max_len": 0,
+                                 "dd_batch1_tuning": False}
 
 
 def test_sample_refuses_plain_with_compile_and_unknown_compile_modes() -> None:

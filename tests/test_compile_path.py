@@ -250,3 +250,15 @@ def test_fast_weights_take_the_weight_casts_out_of_the_compiled_graph() -> None:
     traced, convs = casts(False)
     buffered, _ = casts(True)
     assert traced - buffered >= convs
+
+
+def test_compiled_passes_early_launch_and_inductor_settings_and_keeps_the_result() -> None:
+    x = torch.randn(64)
+    fn = compiled(lambda a: torch.sin(a) * 2 + 1, pdl=True, options={"realize_opcount_threshold": 200})
+    assert torch.allclose(fn(x), torch.sin(x) * 2 + 1, atol=1e-6)   # inductor on CPU: no PDL to emit
+
+
+def test_batch_1_tuning_follows_compile_and_layout() -> None:
+    pipe = Pipeline.tiny("cpu", seed=0, options=PipelineOptions(compile="default", compile_backend="aot_eager"))
+    result = pipe.generate(GenerationRequest(seconds_length=0.2, noise_seed=1, dd_noise_seed=1))
+    assert result.metadata["fast_path"]["dd_batch1_tuning"] is False   # CPU: no channels-last stereo stage

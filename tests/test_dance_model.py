@@ -417,3 +417,41 @@ def test_small_gemm_covers_only_batch_1_calls_at_the_short_levels_and_keeps_the_
             assert not lengths                   # batched calls keep cuDNN's convs
     with pytest.raises(ValueError, match="small-gemm"):
         model.set_small_gemm(-1)
+
+
+def test_first_block_with_folded_time_features_equals_the_concatenation() -> None:
+    from jbdiff.dance.blocks import ResConvBlock, from_fast_layout
+
+    torch.manual_seed(0)
+    block = ResConvBlock(2 + 16, 8, 8).double().eval()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p))          # non-trivial biases and norm affines
+    x, const = torch.randn(3, 2, 40, dtype=torch.float64), torch.randn(3, 16, dtype=torch.float64)
+    with torch.no_grad():
+        expected = block(torch.cat([x, const[:, :, None].expand(-1, -1, 40)], 1))
+        got = from_fast_layout(block.forward_folded(x, const))
+    assert torch.allclose(got, expected, atol=1e-10)      # the padded ends included
+
+
+def test_batch_1_tuning_folds_and_aligns_only_batch_1_calls_and_keeps_the_result(monkeypatch) -> None:
+    import jbdiff.dance.blocks as blocks
+
+    torch.manual_seed(0)
+    model = DanceUNet.from_shape(TINY_DANCE).eval().set_channels_last(True)
+    folded: list[int] = []
+    real = blocks.ResConvBlock.forward_folded
+    monkeypatch.setattr(blocks.ResConvBlock, "forward_folded",
+                        lambda self, x, c: folded.append(x.shape[0]) or real(self, x, c))
+    for batch in (1, 2):
+        x, t = torch.randn(batch, 2, 256), torch.rand(batch)
+        with torch.inference_mode():
+            expected = model.set_fold_embed(False).set_fast_weights(None)(x, t)
+            got = model.set_fold_embed(True).set_fast_weights(torch.float32, align=True)(x, t)
+        assert torch.allclose(got, expected, atol=1e-5)
+        assert folded == ([1] if batch == 1 else [])      # larger batches keep the concatenation
+        folded.clear()
+    first, last = model.net[0].main[0], model.net[-1].main[3]
+    assert first.weight_fast.shape[1] == 18 and first.weight_fast_aligned.shape[1] == 32
+    assert last.weight_fast.shape[0] == 2 and last.weight_fast_aligned.shape[0] == 8
+    assert not model.net[0].skip.aligned                   # 1x1 convs keep their widths

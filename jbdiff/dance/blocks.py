@@ -149,6 +149,18 @@ def keep_buffer(module: nn.Module, name: str, value: torch.Tensor) -> None:
         module.register_buffer(name, value, persistent=False)
 
 
+ALIGN_IN = 32
+"""Fast weights of convs wider than one tap pad their input channels to a multiple of this."""
+
+ALIGN_OUT = 8
+"""... and their output channels to a multiple of this (zero weights, the extra outputs dropped)."""
+
+
+def aligned(n: int, multiple: int) -> int:
+    """``n`` rounded up to a multiple of ``multiple``."""
+    return -(-n // multiple) * multiple
+
+
 class Conv1d(nn.Conv1d):
     """nn.Conv1d (same parameters) that also takes DanceUNet's fast layout: [B, C, 1, T] channels-last.
 
@@ -161,6 +173,7 @@ class Conv1d(nn.Conv1d):
 
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
+    aligned = False    # batch-1 calls read zero-padded fast weights (see set_fast)
     gemm_max_len = 0   # fast layout, batch 1: lengths up to this run as one batched GEMM (see conv_as_gemm)
 
     @staticmethod
@@ -178,14 +191,29 @@ class Conv1d(nn.Conv1d):
             self._cache = (key, self._as_4d(w.detach(), dtype))
         return self._cache[1]
 
-    def set_fast(self, dtype: torch.dtype | None) -> None:
+    def set_fast(self, dtype: torch.dtype | None, align: bool = False) -> None:
         """Refresh the 4-D weight and bias buffers in ``dtype`` from the parameters and use them
-        outside autograd (None: back to the parameters; the buffers stay for graphs that hold them)."""
+        outside autograd (None: back to the parameters; the buffers stay for graphs that hold them).
+
+        ``align`` also keeps a copy of a multi-tap conv's weight with its channels zero-padded to
+        ALIGN_IN / ALIGN_OUT, which batch-1 calls use: cuDNN's NHWC kernels for odd widths (Dance
+        Diffusion's first conv reads 18 channels, its last writes 2) took two to three times as
+        long at 65,536 samples as for the padded ones on an H100 (docs/benchmarks.md, session 10).
+        """
         if dtype is not None:
+            c_out, c_in, k = self.weight.shape
+            pad_in = aligned(c_in, ALIGN_IN) - c_in if k > 1 and self.groups == 1 else 0
+            pad_out = aligned(c_out, ALIGN_OUT) - c_out if k > 1 and self.groups == 1 else 0
             with torch.no_grad():
                 keep_buffer(self, "weight_fast", self._as_4d(self.weight, dtype))
                 if self.bias is not None:
                     keep_buffer(self, "bias_fast", self.bias.to(dtype))
+                if align and (pad_in or pad_out):
+                    w = F.pad(self.weight, (0, 0, 0, pad_in, 0, pad_out))
+                    keep_buffer(self, "weight_fast_aligned", self._as_4d(w, dtype))
+                    if self.bias is not None:
+                        keep_buffer(self, "bias_fast_aligned", F.pad(self.bias, (0, pad_out)).to(dtype))
+            self.aligned = align and bool(pad_in or pad_out)
         self.fast_weights = dtype is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,12 +221,21 @@ class Conv1d(nn.Conv1d):
             return super().forward(x)
         dtype = compute_dtype(x)
         fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
+        if fast and self.aligned and x.shape[0] == 1:   # zero channels in, extra outputs dropped
+            weight = self.weight_fast_aligned
+            bias = None if self.bias is None else self.bias_fast_aligned
+            x = F.pad(x, (0, 0, 0, 0, 0, weight.shape[1] - x.shape[1]))
+            return self._fast_conv(x, weight, bias)[:, :self.out_channels]
         bias = None if self.bias is None else (self.bias_fast if fast else self.bias.to(dtype))
         weight = self.weight_fast if fast else self.weight_4d(dtype)
+        return self._fast_conv(x, weight, bias)
+
+    def _fast_conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        dtype = weight.dtype
         if (x.shape[-1] <= self.gemm_max_len and x.shape[0] == 1 and self.stride[0] == 1
                 and self.dilation[0] == 1 and self.groups == 1):
             # [out, in, 1, k] channels-last is [out, 1, k, in] in memory: a free [out, k * in] view.
-            matrix = weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+            matrix = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
             return conv_as_gemm(x.to(dtype), matrix, bias, self.kernel_size[0], self.padding[0])
         return F.conv2d(x.to(dtype), weight, bias, (1, self.stride[0]), (0, self.padding[0]),
                         (1, self.dilation[0]), self.groups)
@@ -275,6 +312,41 @@ class ResConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x) + self.skip(x)
+
+    def forward_folded(self, x: torch.Tensor, const: torch.Tensor) -> torch.Tensor:
+        """forward(cat([x, const expanded over time])) without the concatenation, on the fast layout.
+
+        x [B, n, T] are the time-varying input channels, const [B, m] the channels that are the same
+        at every sample (Dance Diffusion's 16 time features beside 2 audio channels). The first conv
+        and the 1x1 skip over the constant channels reduce to per-sample vectors (the conv's taps
+        that fall into the zero padding excepted), and over the few audio channels to a handful of
+        shifted products: pointwise work that a compiled graph fuses into the norm after it, where
+        cuDNN ran an 18-channel conv at a third of its usual speed. Returns [B, C, 1, T] channels-last.
+        """
+        conv = self.main[0]
+        if not isinstance(self.skip, Conv1d) or conv.stride[0] != 1 or conv.dilation[0] != 1 or conv.groups != 1:
+            return self.forward(to_fast_layout(torch.cat([x, const[:, :, None].expand(-1, -1, x.shape[2])], 1)))
+        dtype = compute_dtype(x)
+        work = torch.promote_types(x.dtype, torch.float32)     # at least fp32 for the sums
+        x, const = x.to(work), const.to(work)
+        n, t = x.shape[1], x.shape[2]
+        w = conv.weight.to(work)                                   # [out, n + m, k]
+        k, pad = w.shape[2], conv.padding[0]
+        xp = F.pad(x, (pad, k - 1 - pad))
+        y = conv.bias.to(work)[None, :, None] if conv.bias is not None else torch.zeros((), device=x.device)
+        for tap in range(k):
+            for c in range(n):
+                y = y + w[None, :, c, tap, None] * xp[:, None, c, tap:tap + t]
+        per_tap = (w[None, :, n:, :] * const[:, None, :, None]).sum(2)         # [B, out, k]
+        pos = torch.arange(t, device=x.device)
+        for tap in range(k):   # a tap reaching into the padding adds nothing at that sample
+            inside = ((pos + tap - pad >= 0) & (pos + tap - pad < t)).to(work)
+            y = y + per_tap[:, :, tap, None] * inside
+        sw = self.skip.weight.to(work)[:, :, 0]                                 # [out, n + m]
+        skip = (sw[None, :, n:] * const[:, None, :]).sum(2)[:, :, None]        # [B, out, 1]
+        for c in range(n):
+            skip = skip + sw[None, :, c, None] * x[:, None, c]
+        return self.main[1:](to_fast_layout(y.to(dtype))) + to_fast_layout(skip.to(dtype))
 
 
 class SelfAttention1d(nn.Module):
