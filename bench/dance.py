@@ -88,8 +88,8 @@ def parse_args() -> argparse.Namespace:
                         "it: none of the following), pdl / no-pdl (programmatic dependent launch), align / "
                         "no-align (odd channel counts zero-padded), fold / no-fold (the first block reads audio "
                         "and time features apart: DanceUNet.set_fold_embed), sums (GroupNorm statistics as sum "
-                        "and sum of squares), thrN (inductor realize_opcount_threshold=N, 0 = inductor's "
-                        "default); adds modes compile-cl-taps-fw-<variant>+graph and prints each one's largest "
+                        "and sum of squares), any-batch (fold and align at every batch, not only batch 1), "
+                        "thrN (inductor realize_opcount_threshold=N, 0 = inductor's default); adds modes compile-cl-taps-fw-<variant>+graph and prints each one's largest "
                         "difference from compile-cl-taps-fw+graph")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
@@ -236,22 +236,25 @@ def main() -> int:
                 return copy_of_base().set_channels_last(True).set_resample_impl("taps")
 
             def graphed_compile(model: DanceUNet, fast_weights: bool = False, pdl: bool = False,
-                                options: dict | None = None, align: bool = False) -> Callable:
-                return lambda dt: (GraphedCall(compile_of(model.set_fast_weights(dt, align) if fast_weights else model,
-                                                          dt, pdl, options)), None)
+                                options: dict | None = None, align: bool = False,
+                                align_max_batch: int = 1) -> Callable:
+                weighted = (lambda dt: model.set_fast_weights(dt, align, align_max_batch)) if fast_weights else None
+                return lambda dt: (GraphedCall(compile_of(weighted(dt) if weighted else model, dt, pdl, options)),
+                                   None)
 
             if cl is not None and args.taps:
                 modes.append(("compile-cl-taps+graph", graphed_compile(taps_net())))
             def pipeline_net(feats: dict) -> Callable:
                 """The pipeline's compiled stereo call (Pipeline.dance with compile on), changed by feats."""
-                net = taps_net().set_small_gemm(DD_GEMM_MAX_LEN).set_fold_embed(feats["fold"])
+                net = taps_net().set_small_gemm(DD_GEMM_MAX_LEN).set_fold_embed(feats["fold"], feats["max_batch"])
                 if feats["sums"]:
                     net.set_groupnorm_stats("sums")
                 opts = {"realize_opcount_threshold": feats["thr"]} if feats["thr"] else None
-                return graphed_compile(net, fast_weights=True, pdl=feats["pdl"], options=opts, align=feats["align"])
+                return graphed_compile(net, fast_weights=True, pdl=feats["pdl"], options=opts, align=feats["align"],
+                                       align_max_batch=feats["max_batch"])
 
             # The pipeline launches early only when every stereo call of a request has batch 1.
-            shipped = {"pdl": batches == [1], "align": True, "fold": True, "sums": False, "thr": 0}
+            shipped = {"pdl": batches == [1], "align": True, "fold": True, "sums": False, "thr": 0, "max_batch": 1}
             if cl is not None and args.fast_weights:  # what the compiled pipeline runs
                 modes.append(("compile-cl-taps-fw+graph", pipeline_net(shipped)))
             for variant in ([] if cl is None else [v.strip() for v in args.variants.split(",") if v.strip()]):
@@ -263,6 +266,8 @@ def main() -> int:
                         feats[f] = True
                     elif f.startswith("no-") and f[3:] in ("pdl", "align", "fold"):
                         feats[f[3:]] = False
+                    elif f == "any-batch":   # fold and align at every batch size, not only batch 1
+                        feats["max_batch"] = 1 << 30
                     elif f.startswith("thr") and f[3:].isdigit():
                         feats["thr"] = int(f[3:])
                     else:

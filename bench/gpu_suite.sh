@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|b1-knobs|gn-chunks|split-k|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|b1-knobs|gn-chunks|split-k|b1-tuning|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -128,6 +128,15 @@ case "${1:-nets}" in
         | grep -v "W[0-9]\{4\} " >> "$out/split_k.txt"
     done
     grep -h "^===\|^compile\|^kernel group\|^conv \|^triton\|^gemm\|^attention\|^total\|^other\|^cast\|rror" "$out/split_k.txt"
+    ;;
+  b1-tuning)  # issue 15, session 10: the pipeline's batch-1 stereo call against the session-9 path, then
+    # which of its three changes costs 6 % at batch 21, e.g. BATCH=21 VARIANTS=pdl,align+fold+any-batch.
+    # BATCH (default 1) and VARIANTS (default s9) pick the run; one compile takes about 2 minutes, so
+    # keep to three variants per call.
+    timeout ${LIMIT:-560} python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights \
+      --dtype bf16 --batch "${BATCH:-1}" --iters "${ITERS:-50}" --variants "${VARIANTS:-s9}" --modes \
+      "compile-cl-taps-fw+graph$(for v in $(echo "${VARIANTS:-s9}" | tr , ' '); do printf ',compile-cl-taps-fw-%s+graph' "$v"; done)" \
+      2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/b1_tuning.txt" | grep "^compile\|^difference\|rror"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the

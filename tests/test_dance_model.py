@@ -451,6 +451,10 @@ def test_batch_1_tuning_folds_and_aligns_only_batch_1_calls_and_keeps_the_result
         assert torch.allclose(got, expected, atol=1e-5)
         assert folded == ([1] if batch == 1 else [])      # larger batches keep the concatenation
         folded.clear()
+    x, t = torch.randn(2, 2, 256), torch.rand(2)
+    with torch.inference_mode():
+        model.set_fold_embed(True, max_batch=2).set_fast_weights(torch.float32, align=True, align_max_batch=2)(x, t)
+    assert folded == [2]                                   # benchmarks may raise the batch limit
     first, last = model.net[0].main[0], model.net[-1].main[3]
     assert first.weight_fast.shape[1] == 18 and first.weight_fast_aligned.shape[1] == 32
     assert last.weight_fast.shape[0] == 2 and last.weight_fast_aligned.shape[0] == 8

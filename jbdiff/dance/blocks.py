@@ -173,7 +173,8 @@ class Conv1d(nn.Conv1d):
 
     _cache: tuple[tuple, torch.Tensor] | None = None
     fast_weights = False
-    aligned = False    # batch-1 calls read zero-padded fast weights (see set_fast)
+    aligned = False    # calls of at most align_max_batch read zero-padded fast weights (see set_fast)
+    align_max_batch = 1
     gemm_max_len = 0   # fast layout, batch 1: lengths up to this run as one batched GEMM (see conv_as_gemm)
 
     @staticmethod
@@ -221,7 +222,7 @@ class Conv1d(nn.Conv1d):
             return super().forward(x)
         dtype = compute_dtype(x)
         fast = self.fast_weights and not torch.is_grad_enabled() and self.weight_fast.dtype == dtype
-        if fast and self.aligned and x.shape[0] == 1:   # zero channels in, extra outputs dropped
+        if fast and self.aligned and x.shape[0] <= self.align_max_batch:   # zero channels in, extra outputs dropped
             weight = self.weight_fast_aligned
             bias = None if self.bias is None else self.bias_fast_aligned
             x = F.pad(x, (0, 0, 0, 0, 0, weight.shape[1] - x.shape[1]))

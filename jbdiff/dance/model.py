@@ -134,6 +134,7 @@ class DanceUNet(nn.Module):
         self.net = self._build(self.shape)
         self.channels_last = False  # the fast layout: see set_channels_last
         self.fold_embed = False     # see set_fold_embed
+        self.fold_max_batch = 1
         with torch.no_grad():  # the reference halves its initial weights (not the time features)
             for param in self.net.parameters():
                 param.mul_(0.5)
@@ -203,27 +204,30 @@ class DanceUNet(nn.Module):
         """Choose how the cubic resampling runs: "conv" (cuDNN depthwise) or "taps" (pointwise, for compiled graphs)."""
         return self._set_everywhere((Downsample1d, Upsample1d), "impl", impl, RESAMPLE_IMPLS, "resample impl")
 
-    def set_fast_weights(self, dtype: torch.dtype | None, align: bool = False) -> DanceUNet:
+    def set_fast_weights(self, dtype: torch.dtype | None, align: bool = False, align_max_batch: int = 1) -> DanceUNet:
         """Keep the convs' and attention projections' weights in ``dtype`` (and the convs' in the
         fast layout) as non-persistent buffers, refreshed in place from the parameters now, and use
         them outside autograd; None goes back to the parameters. For compiled calls, which would
         otherwise cast every weight on every call. Call again after the weights change. ``align``
-        adds zero-padded copies of the first and last convs' odd channel counts for batch-1 calls
-        (Conv1d.set_fast)."""
+        adds zero-padded copies of the first and last convs' odd channel counts for calls of at
+        most ``align_max_batch`` (Conv1d.set_fast)."""
         for module in self.modules():
             if isinstance(module, Conv1d):
                 module.set_fast(dtype, align)
+                module.align_max_batch = int(align_max_batch)
             elif isinstance(module, SelfAttention1d):
                 module.set_fast(dtype)
         return self
 
-    def set_fold_embed(self, on: bool = True) -> DanceUNet:
+    def set_fold_embed(self, on: bool = True, max_batch: int = 1) -> DanceUNet:
         """On the fast layout, let the first block of batch-1 calls read the audio and the time
         features apart (blocks.ResConvBlock.forward_folded) instead of their 18-channel
         concatenation. The same maths as pointwise terms: for compiled calls, whose graph fuses them
         (eager it is slower); at batch 21 the compiled call with it, the aligned channels and early
-        launches was 6 % slower on an H100, so larger batches keep the concatenation."""
+        launches was 6 % slower on an H100, so larger batches keep the concatenation (``max_batch``
+        raises that limit for benchmarks)."""
         self.fold_embed = bool(on)
+        self.fold_max_batch = int(max_batch)
         return self
 
     def set_small_gemm(self, max_len: int) -> DanceUNet:
@@ -285,7 +289,7 @@ class DanceUNet(nn.Module):
                 f"t must be a scalar or [batch={x.shape[0]}], got {tuple(t.shape)}"
             )
         embed = self.timestep_embed(t[:, None])
-        if self.channels_last and self.fold_embed and x.shape[0] == 1:
+        if self.channels_last and self.fold_embed and x.shape[0] <= self.fold_max_batch:
             return from_fast_layout(self.net[1:](self.net[0].forward_folded(x, embed.to(x.dtype))))
         embed = embed[:, :, None].expand(-1, -1, x.shape[2]).to(x.dtype)
         h = torch.cat([x, embed], dim=1)
