@@ -89,8 +89,9 @@ def parse_args() -> argparse.Namespace:
                         "no-align (odd channel counts zero-padded), fold / no-fold (the first block reads audio "
                         "and time features apart: DanceUNet.set_fold_embed), sums (GroupNorm statistics as sum "
                         "and sum of squares), any-batch (fold and align at every batch, not only batch 1), "
-                        "thrN (inductor realize_opcount_threshold=N, 0 = inductor's default); adds modes compile-cl-taps-fw-<variant>+graph and prints each one's largest "
-                        "difference from compile-cl-taps-fw+graph")
+                        "thrN (inductor realize_opcount_threshold=N, 0 = inductor's default); adds modes "
+                        "compile-cl-taps-fw-<variant>+graph and prints each one's largest difference from "
+                        "compile-cl-taps-fw+graph")
     p.add_argument("--taps", action="store_true",
                    help="also time compile-cl-taps+graph: compiled channels-last with the cubic resampling as "
                         "pointwise taps (DanceUNet.set_resample_impl)")

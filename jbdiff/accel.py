@@ -143,10 +143,12 @@ def compiled(fn: Callable[..., torch.Tensor], mode: str = "default", backend: st
     """
     if mode not in COMPILE_MODES or mode == "off":
         raise ValueError(f"compile mode must be one of {COMPILE_MODES[1:]}, got {mode!r}")
-    settings: dict[str, object] = dict(options or {}) if backend == "inductor" else {}
-    if backend == "inductor" and mode == "max-autotune":  # autotuned templates, without inductor's own graphs
+    if backend != "inductor":   # options are inductor settings
+        return torch.compile(own_code(fn), backend=backend)
+    settings: dict[str, object] = dict(options or {})
+    if mode == "max-autotune":  # autotuned templates, without inductor's own graphs
         settings.update({"max_autotune": True, "triton.cudagraphs": False})
-    if backend == "inductor" and pdl:
+    if pdl:
         settings["triton.enable_pdl"] = True
     return torch.compile(own_code(fn), backend=backend, options=settings or None)
 

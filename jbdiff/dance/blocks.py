@@ -192,29 +192,31 @@ class Conv1d(nn.Conv1d):
             self._cache = (key, self._as_4d(w.detach(), dtype))
         return self._cache[1]
 
-    def set_fast(self, dtype: torch.dtype | None, align: bool = False) -> None:
+    def set_fast(self, dtype: torch.dtype | None, align: bool = False, align_max_batch: int = 1) -> None:
         """Refresh the 4-D weight and bias buffers in ``dtype`` from the parameters and use them
         outside autograd (None: back to the parameters; the buffers stay for graphs that hold them).
 
         ``align`` also keeps a copy of a multi-tap conv's weight with its channels zero-padded to
-        ALIGN_IN / ALIGN_OUT, which batch-1 calls use: cuDNN's NHWC kernels for odd widths (Dance
+        ALIGN_IN / ALIGN_OUT, which calls of at most ``align_max_batch`` use: cuDNN's NHWC kernels for odd widths (Dance
         Diffusion's first conv reads 18 channels, its last writes 2) took two to three times as
         long at 65,536 samples as for the padded ones on an H100 (docs/benchmarks.md, session 10).
         """
         if dtype is not None:
             c_out, c_in, k = self.weight.shape
-            pad_in = aligned(c_in, ALIGN_IN) - c_in if k > 1 and self.groups == 1 else 0
-            pad_out = aligned(c_out, ALIGN_OUT) - c_out if k > 1 and self.groups == 1 else 0
+            align = align and k > 1 and self.groups == 1
+            pad_in = aligned(c_in, ALIGN_IN) - c_in if align else 0
+            pad_out = aligned(c_out, ALIGN_OUT) - c_out if align else 0
             with torch.no_grad():
                 keep_buffer(self, "weight_fast", self._as_4d(self.weight, dtype))
                 if self.bias is not None:
                     keep_buffer(self, "bias_fast", self.bias.to(dtype))
-                if align and (pad_in or pad_out):
+                if pad_in or pad_out:
                     w = F.pad(self.weight, (0, 0, 0, pad_in, 0, pad_out))
                     keep_buffer(self, "weight_fast_aligned", self._as_4d(w, dtype))
                     if self.bias is not None:
                         keep_buffer(self, "bias_fast_aligned", F.pad(self.bias, (0, pad_out)).to(dtype))
-            self.aligned = align and bool(pad_in or pad_out)
+            self.aligned = bool(pad_in or pad_out)
+            self.align_max_batch = int(align_max_batch)
         self.fast_weights = dtype is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from .blocks import (
     SelfAttention1d,
     SkipBlock,
     Upsample1d,
+    aligned,
     from_fast_layout,
     to_fast_layout,
 )
@@ -105,7 +106,7 @@ class DanceShape:
     def valid_length(self, n: int) -> int:
         """Smallest length >= n that the network accepts (what a caller pads to)."""
         m = self.length_multiple
-        return max(self.min_length, -(-n // m) * m)
+        return max(self.min_length, aligned(n, m))
 
 
 TINY_DANCE = DanceShape(io_channels=2, depth=5, n_attn_layers=1, c_mults=[8, 32, 32, 32, 32])
@@ -213,8 +214,7 @@ class DanceUNet(nn.Module):
         most ``align_max_batch`` (Conv1d.set_fast)."""
         for module in self.modules():
             if isinstance(module, Conv1d):
-                module.set_fast(dtype, align)
-                module.align_max_batch = int(align_max_batch)
+                module.set_fast(dtype, align, align_max_batch)
             elif isinstance(module, SelfAttention1d):
                 module.set_fast(dtype)
         return self
