@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call's worth of network benchmarks; logs land in $OUT (or ./bench-out).
-# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|b1-knobs|gn-chunks|split-k|b1-tuning|final|final-x2
+# usage: bash bench/gpu_suite.sh nets|generate|train|ddbatch|compile|generate-compile|dance-next|dance-taps|gn-stats|fast-cold|fast-b1|fast-weights|b1-knobs|gn-chunks|split-k|b1-tuning|per-call|final|final-x2
 set -uo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -137,6 +137,14 @@ case "${1:-nets}" in
       --dtype bf16 --batch "${BATCH:-1}" --iters "${ITERS:-50}" --variants "${VARIANTS:-s9}" --modes \
       "compile-cl-taps-fw+graph$(for v in $(echo "${VARIANTS:-s9}" | tr , ' '); do printf ',compile-cl-taps-fw-%s+graph' "$v"; done)" \
       2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/b1_tuning.txt" | grep "^compile\|^difference\|rror"
+    ;;
+  per-call)  # issue 15's per-call Done-when row in one call: the level U-Net (guided pair) at batch 1
+    # and 16, then the stereo stage at batch 8, both as the compiled fast path runs them, bf16
+    # (the stereo stage's batch 1 is b1-tuning's first row).
+    timeout 300 python3 bench/unet.py --cuda-graph --compile --no-eager --dtype bf16 --batch 1 16 --no-flops 2>&1 \
+      | grep -v "W[0-9]\{4\} " | tee "$out/per_call_unet.txt"
+    timeout 250 python3 bench/dance.py --cuda-graph --channels-last --compile --taps --fast-weights --dtype bf16 \
+      --batch 8 --iters 20 --modes compile-cl-taps-fw+graph 2>&1 | grep -v "W[0-9]\{4\} " | tee "$out/per_call_dance.txt"
     ;;
   final)  # issue 15's one-run table: plain, graphs-only baseline, compiled fast path (cold, warm).
     # Run on a warm machine right after generate-compile: inductor's cache (/tmp) then makes the

@@ -513,8 +513,8 @@ class _Run:
     def dd_batch1_tuning(self) -> bool:
         """Compiled channels-last batch-1 stereo calls fold the time features out of the first block,
         read channel-aligned copies of the first and last convs and launch dependent kernels early
-        (H100: 5.17 -> 4.96 ms per call; the same at batch 21 cost 6 %, so larger batches keep the
-        plain compiled call; docs/benchmarks.md, session 10)."""
+        (H100: 5.28 -> 4.77 ms per call; at batch 21 the fold and the aligned convs cost 6 %, so
+        larger batches keep the plain compiled call; docs/benchmarks.md, sessions 10 and 11)."""
         return self.dd_channels_last and self.opts.compile != "off"
 
     def dance(self, mono: torch.Tensor) -> torch.Tensor:
