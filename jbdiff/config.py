@@ -35,7 +35,7 @@ COMPILE_MODES = ("off", "default", "max-autotune")
 """Values of PipelineOptions.compile / JBDIFF_COMPILE / --compile: no compiler, inductor, inductor
 with autotuned kernels (here, not in jbdiff.accel, so the CLI parses without importing torch)."""
 LEVELS: tuple[int, ...] = (2, 1, 0)
-LEVEL_SAMPLERS = ("ddim", "dpmpp-2m")
+SAMPLERS = ("ddim", "dpmpp-2m")
 HOP_LENGTHS: dict[int, int] = {0: 8, 1: 32, 2: 128}
 
 
@@ -155,7 +155,7 @@ class LevelSamplingConfig:
     ckpt_loc: str | None = None
     # Not in the seed's YAML: "ddim" is its VSampler; "dpmpp-2m" (DPM-Solver++(2M)) is second order
     # at the same cost per step. The draft preset uses dpmpp-2m at every level.
-    sampler: str = field(default="ddim", metadata=choice(*LEVEL_SAMPLERS))
+    sampler: str = field(default="ddim", metadata=choice(*SAMPLERS))
 
 
 @dataclass
@@ -167,6 +167,8 @@ class DanceSamplingConfig:
     ckpt_loc: str | None = None
     xfade_samples: int = field(default=1536, metadata=rng(0, 1 << 20))
     xfade_style: str = field(default="constant-power", metadata=choice("linear", "constant-power"))
+    # Not in the seed's YAML: "ddim" is its v-DDIM; "dpmpp-2m" walks the same grid second order.
+    sampler: str = field(default="ddim", metadata=choice(*SAMPLERS))
 
 
 @dataclass

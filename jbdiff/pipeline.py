@@ -550,8 +550,8 @@ class _Run:
             part = chunks[rows.start:rows.stop]
             noise = stream.take(part.shape[0], self.step_size("dd_noise_step_size")).to(self.device)
             self.announce_compile(None, id(model), tuple(part.shape))
-            out = dd_refine(net, part, noise, steps=steps,
-                            init_strength=cfg.init_strength, callback=callback, should_cancel=self.should_cancel)
+            out = dd_refine(net, part, noise, steps=steps, init_strength=cfg.init_strength,
+                            callback=callback, should_cancel=self.should_cancel, sampler=cfg.sampler)
             outs.append(out.float())
         stereo = torch.cat(outs).cpu().numpy()
         joined = join_segments(list(stereo), win.overlap, cfg.xfade_style)

@@ -74,6 +74,8 @@ def test_every_bundled_config_loads() -> None:
         (lambda d: d.update(extra=1), r"extra: unknown top-level key"),
         (lambda d: d["sampling"]["diffusion"][2].update(sampler="euler"),
          r"sampling\.diffusion\.2\.sampler: 'euler' is not allowed \(allowed: 'ddim', 'dpmpp-2m'\)"),
+        (lambda d: d["sampling"]["diffusion"]["dd"].update(sampler="heun"),
+         r"sampling\.diffusion\.dd\.sampler: 'heun' is not allowed \(allowed: 'ddim', 'dpmpp-2m'\)"),
     ],
 )
 def test_invalid_values_name_the_field(mutate, match: str, tmp_path: Path) -> None:

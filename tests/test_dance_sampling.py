@@ -155,7 +155,8 @@ def test_output_approaches_init_as_init_strength_approaches_one(tiny: DanceUNet)
     assert errors[2] < 0.1 * errors[0]
 
 
-def test_exact_v_model_recovers_the_init_at_any_strength() -> None:
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp-2m"])
+def test_exact_v_model_recovers_the_init_at_any_strength(sampler: str) -> None:
     """With the true v of x0 (v = (alpha x - x0) / sigma), every x0 guess is x0: checks the algebra."""
     x0 = noise_for(0, (2, 2, 64)) * 0.5
 
@@ -164,7 +165,8 @@ def test_exact_v_model_recovers_the_init_at_any_strength() -> None:
         return (alpha * x - x0) / sigma
 
     for strength in (0.0, 0.5, 0.9):
-        out = dd_refine(oracle, x0, noise_for(1, (2, 2, 64)), steps=30, init_strength=strength)
+        out = dd_refine(oracle, x0, noise_for(1, (2, 2, 64)), steps=30, init_strength=strength,
+                        sampler=sampler)
         assert torch.allclose(out, x0, atol=1e-5)
 
 
@@ -235,3 +237,53 @@ def test_cuda_graph_wrapper_runs_eagerly_off_cuda(tiny: DanceUNet, io: dict) -> 
     audio, noise = io["refine_mono_audio"], io["refine_mono_noise"]
     out = dd_refine(wrapped, audio, noise, steps=24, init_strength=0.3)
     assert rel_error(out, io["refine_mono_out"]) < REL_TOL
+
+
+# --- the second-order sampler (sampling.diffusion.dd.sampler: dpmpp-2m) ---
+
+
+def test_dpmpp_is_closer_to_the_exact_ode_than_ddim_on_gaussian_data() -> None:
+    """Data N(0, s^2): the ideal denoiser is linear and the ODE's end point is known in closed form."""
+    s = 0.3
+    audio = noise_for(0, (1, 2, 64)) * s
+    noise = noise_for(1, (1, 2, 64))
+
+    def gaussian_v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        alpha, sigma = t_to_alpha_sigma(t[:, None, None].double())
+        denoised = alpha * s**2 * x.double() / (alpha**2 * s**2 + sigma**2)
+        return ((alpha * x.double() - denoised) / sigma).float()
+
+    steps, strength = 8, 0.0
+    grid = refine_timesteps(steps, 1 - strength).double()
+    a0, s0 = t_to_alpha_sigma(grid[-1])
+    a1, s1 = t_to_alpha_sigma(grid[1])
+    z = (audio * a0 + noise * s0).double() / (a0**2 * s**2 + s0**2).sqrt()
+    exact = (a1 * s**2 * z / (a1**2 * s**2 + s1**2).sqrt()).float()
+    ddim = dd_refine(gaussian_v, audio, noise, steps=steps, init_strength=strength)
+    dpmpp = dd_refine(gaussian_v, audio, noise, steps=steps, init_strength=strength, sampler="dpmpp-2m")
+    err_ddim, err_dpmpp = rel_error(ddim, exact), rel_error(dpmpp, exact)
+    assert err_dpmpp < 0.5 * err_ddim, (err_dpmpp, err_ddim)
+
+
+def test_dpmpp_makes_the_same_calls_and_its_first_step_is_ddims(tiny: DanceUNet) -> None:
+    audio = noise_for(0, (2, 1, 64)) * 0.3
+    noise = noise_for(1, (2, 2, 64))
+    one_call = next(x / 100 for x in range(1, 100) if len(refine_timesteps(10, 1 - x / 100)) == 2)
+    assert torch.allclose(
+        dd_refine(tiny, audio, noise, steps=10, init_strength=one_call, sampler="dpmpp-2m"),
+        dd_refine(tiny, audio, noise, steps=10, init_strength=one_call),
+        rtol=1e-6, atol=1e-6,
+    )
+    seen: list[tuple[int, int]] = []
+    out = dd_refine(tiny, audio, noise, steps=10, init_strength=0.3, sampler="dpmpp-2m",
+                    callback=lambda d: seen.append((d["i"], d["n"])))
+    calls = len(refine_timesteps(10, 0.7)) - 1
+    assert seen == [(i, calls) for i in range(calls)]
+    assert torch.isfinite(out).all() and out.shape == (2, 2, 64)
+    assert not torch.allclose(out, dd_refine(tiny, audio, noise, steps=10, init_strength=0.3))
+    ticks = iter(range(100))
+    with pytest.raises(CancelledError, match="Dance Diffusion"):
+        dd_refine(tiny, audio, noise, steps=10, init_strength=0.3, sampler="dpmpp-2m",
+                  should_cancel=lambda: next(ticks) >= 2)
+    with pytest.raises(ConfigError, match="'euler' is not allowed"):
+        dd_refine(tiny, audio, noise, steps=10, init_strength=0.3, sampler="euler")

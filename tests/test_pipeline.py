@@ -297,6 +297,22 @@ def test_a_levels_sampler_setting_picks_dpmpp_2m_as_the_draft_preset_does() -> N
     assert second_order.metadata["sampling_config"]["diffusion"][2]["sampler"] == "dpmpp-2m"
 
 
+def test_the_stereo_stages_sampler_setting_reaches_dd_refine() -> None:
+    import dataclasses
+
+    pipe = Pipeline.tiny(device="cpu", seed=0)
+    diffusion = pipe.models.sampling_cfg.diffusion
+    base = dict(levels="0", num_steps={0: 2, "dd": 10})
+    ddim = pipe.generate(req(**base))
+    diffusion["dd"] = dataclasses.replace(pipe.models.sampling_cfg.dd, sampler="dpmpp-2m")
+    second_order = pipe.generate(req(**base))
+    assert np.array_equal(second_order.level_audio[0], ddim.level_audio[0])
+    assert second_order.audio.shape == ddim.audio.shape and np.isfinite(second_order.audio).all()
+    assert not np.array_equal(second_order.audio, ddim.audio)
+    assert second_order.metadata["sampling_config"]["diffusion"]["dd"]["sampler"] == "dpmpp-2m"
+    assert ddim.metadata["sampling_config"]["diffusion"]["dd"]["sampler"] == "ddim"
+
+
 def test_cfg_mixed_outside_the_network_equals_the_unets_own_guidance(pipe: Pipeline) -> None:
     import torch
 

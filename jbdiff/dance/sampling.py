@@ -9,7 +9,9 @@ from typing import Any
 
 import torch
 
+from jbdiff.config import SAMPLERS
 from jbdiff.errors import CancelledError, ConfigError
+from jbdiff.samplers import sample_dpmpp_2m_v
 
 from .model import DanceInputError
 from .schedule import refine_timesteps, t_to_alpha_sigma
@@ -104,6 +106,7 @@ def dd_refine(
     callback: Callable[[dict[str, Any]], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     autocast_dtype: torch.dtype | None = None,
+    sampler: str = "ddim",
 ) -> torch.Tensor:
     """Re-render decoded (mono or stereo) audio through Dance Diffusion as stereo [B, 2, T].
 
@@ -127,9 +130,15 @@ def dd_refine(
     - when no non-zero grid time lies below the noise level (init_strength near 1) the seed
       fails (empty grid, then an unbound result); here the stereo audio is returned unchanged;
     - it also writes debug WAVs to a fixed path; nothing is written here.
+
+    sampler "dpmpp-2m" (not in the seed) walks the same grid with DPM-Solver++(2M) and ends with
+    a step into t = 0, so it makes the same model calls; its first step, and a one-step grid,
+    equal v-DDIM's.
     """
     if not 0.0 <= float(init_strength) <= 1.0:
         raise ConfigError(f"init_strength must be in [0, 1], got {init_strength}")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler {sampler!r} is not allowed (allowed: {', '.join(SAMPLERS)})")
     stereo = to_stereo(audio)
     if noise.shape != stereo.shape:
         raise DanceInputError(
@@ -155,11 +164,38 @@ def dd_refine(
         with _autocast(x.device, autocast_dtype):
             return model(x, t)
 
+    ts = grid.flip(0)[:-1]
+    if sampler == "dpmpp-2m":
+        return _dpmpp_2m(model_fn, noised, ts, callback, should_cancel)
     return v_ddim_sample(
         model_fn,
         noised,
-        grid.flip(0)[:-1],
+        ts,
         eta=0.0,
         callback=callback,
         should_cancel=should_cancel,
     )
+
+
+def _dpmpp_2m(
+    model_fn: ModelFn,
+    x: torch.Tensor,
+    ts: torch.Tensor,
+    callback: Callable[[dict[str, Any]], None] | None,
+    should_cancel: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """The levels' DPM-Solver++(2M) over the descending times ts and then t = 0, with dd_refine's callback."""
+    times = torch.cat([ts, ts.new_zeros(1)])
+    n = len(ts)
+
+    def report(done: int, total: int, x: torch.Tensor) -> None:
+        if callback is not None:
+            callback({"x": x, "i": done - 1, "t": times[done - 1], "n": n})
+
+    def cancel() -> bool:
+        return should_cancel is not None and should_cancel()
+
+    try:
+        return sample_dpmpp_2m_v(model_fn, x, times, callback=report, should_cancel=cancel)
+    except CancelledError as e:
+        raise CancelledError(f"Dance Diffusion {e}") from None
