@@ -189,13 +189,10 @@ def _dpmpp_2m(
     n = len(ts)
 
     def report(done: int, total: int, x: torch.Tensor) -> None:
-        if callback is not None:
-            callback({"x": x, "i": done - 1, "t": times[done - 1], "n": n})
-
-    def cancel() -> bool:
-        return should_cancel is not None and should_cancel()
+        callback({"x": x, "i": done - 1, "t": times[done - 1], "n": n})
 
     try:
-        return sample_dpmpp_2m_v(model_fn, x, times, callback=report, should_cancel=cancel)
+        return sample_dpmpp_2m_v(model_fn, x, times, callback=report if callback else None,
+                                 should_cancel=should_cancel)
     except CancelledError as e:
         raise CancelledError(f"Dance Diffusion {e}") from None
